@@ -1,0 +1,164 @@
+// Package server is gowsgi's HTTP/1.1 front end: it accepts connections,
+// parses requests with httpwire, holds slow clients, and hands complete
+// requests to the Python request threads of pyembed.
+package server
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"net"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/gowsgi/gowsgi/config"
+	"github.com/gowsgi/gowsgi/internal/httpwire"
+	"github.com/gowsgi/gowsgi/pyembed"
+)
+
+// Server serves one process's listeners with one pool of Python threads.
+type Server struct {
+	opts   config.Options // immutable after New
+	log    *slog.Logger
+	limits httpwire.Limits
+
+	// slots holds the free request slots: a request takes one before it
+	// runs Python and gives it back after. waiting counts requests blocked
+	// for a slot, bounded by Options.Queue.
+	slots   chan *pyembed.Slot
+	waiting atomic.Int64
+
+	draining atomic.Bool
+
+	mu        sync.Mutex
+	listeners []net.Listener
+	conns     map[*conn]struct{}
+	connsWG   sync.WaitGroup
+}
+
+// New makes a server; StartThreads and Serve start it.
+func New(opts config.Options, log *slog.Logger) *Server {
+	return &Server{
+		opts: opts,
+		log:  log,
+		limits: httpwire.Limits{
+			MaxRequestLine: opts.MaxRequestLine,
+			MaxHeaderCount: opts.MaxHeaderCount,
+			MaxFieldSize:   opts.MaxFieldSize,
+			MaxHeadBytes:   opts.MaxHeadBytes,
+		},
+		conns: map[*conn]struct{}{},
+	}
+}
+
+// UseSlots makes the interpreter's request slots available to requests.
+func (s *Server) UseSlots(slots []*pyembed.Slot) {
+	s.slots = make(chan *pyembed.Slot, len(slots))
+	for _, sl := range slots {
+		s.slots <- sl
+	}
+}
+
+// acquireSlot waits for a free request slot, or returns nil when
+// Options.Queue requests are already waiting (the caller answers 503).
+func (s *Server) acquireSlot() *pyembed.Slot {
+	select {
+	case sl := <-s.slots:
+		return sl
+	default:
+	}
+	if s.waiting.Add(1) > int64(s.opts.Queue) {
+		s.waiting.Add(-1)
+		return nil
+	}
+	sl := <-s.slots
+	s.waiting.Add(-1)
+	return sl
+}
+
+func (s *Server) releaseSlot(sl *pyembed.Slot) { s.slots <- sl }
+
+// Serve accepts connections on ln until Shutdown.
+func (s *Server) Serve(ln net.Listener) error {
+	s.mu.Lock()
+	if s.draining.Load() {
+		s.mu.Unlock()
+		ln.Close()
+		return nil
+	}
+	s.listeners = append(s.listeners, ln)
+	s.mu.Unlock()
+	var delay time.Duration
+	for {
+		nc, err := ln.Accept()
+		if err != nil {
+			if s.draining.Load() {
+				return nil
+			}
+			var ne net.Error
+			if errors.As(err, &ne) && ne.Timeout() || errors.Is(err, errTooManyFiles) {
+				// Out of descriptors: back off instead of spinning, as net/http does.
+				delay = min(max(delay*2, 5*time.Millisecond), time.Second)
+				s.log.Warn("accept failed; retrying", "err", err, "delay", delay)
+				time.Sleep(delay)
+				continue
+			}
+			return err
+		}
+		delay = 0
+		c := newConn(s, nc)
+		if !s.track(c) {
+			nc.Close()
+			continue
+		}
+		go c.serve()
+	}
+}
+
+func (s *Server) track(c *conn) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.draining.Load() {
+		return false
+	}
+	s.conns[c] = struct{}{}
+	s.connsWG.Add(1)
+	return true
+}
+
+func (s *Server) untrack(c *conn) {
+	s.mu.Lock()
+	delete(s.conns, c)
+	s.mu.Unlock()
+	s.connsWG.Done()
+}
+
+// Shutdown stops accepting, closes idle connections and lets requests in
+// flight finish until ctx ends. It returns ctx.Err() if requests were
+// still running when ctx ended.
+func (s *Server) Shutdown(ctx context.Context) error {
+	s.mu.Lock()
+	s.draining.Store(true)
+	for _, ln := range s.listeners {
+		ln.Close()
+	}
+	for c := range s.conns {
+		c.closeIfIdle()
+	}
+	s.mu.Unlock()
+	done := make(chan struct{})
+	go func() {
+		s.connsWG.Wait()
+		close(done)
+	}()
+	select {
+	case <-done:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// Draining reports whether Shutdown has begun.
+func (s *Server) Draining() bool { return s.draining.Load() }

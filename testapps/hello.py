@@ -1,0 +1,7 @@
+"""The smallest app: used by the demo, the benchmarks and smoke tests."""
+
+
+def application(environ, start_response):
+    body = b"Hello, World!"
+    start_response("200 OK", [("Content-Type", "text/plain"), ("Content-Length", str(len(body)))])
+    return [body]
