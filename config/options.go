@@ -43,6 +43,12 @@ type Options struct {
 	HTTP []string
 	// Threads is the number of Python request threads. Default 1.
 	Threads int
+	// GoMaxProcs is how many OS threads run Go code at once in a serving
+	// process (runtime.GOMAXPROCS); the GOMAXPROCS environment variable
+	// wins. Python runs one thread at a time per process, and a second Go
+	// thread mostly adds GIL contention (hello-world measured twice as
+	// fast with 1), so more cores are used with more processes. Default 1.
+	GoMaxProcs int
 	// Queue is how many complete requests may wait for a free Python
 	// thread; past it new requests get a fast 503. Default 1024.
 	Queue int
@@ -89,6 +95,7 @@ func Defaults() Options {
 		Callable:          "application",
 		HTTP:              []string{"127.0.0.1:8000"},
 		Threads:           1,
+		GoMaxProcs:        1,
 		Queue:             1024,
 		PostBuffering:     1 << 20,
 		MaxRequestLine:    8190,
@@ -143,6 +150,9 @@ func (o *Options) Validate() error {
 	}
 	if o.Threads < 1 || o.Threads > 4096 {
 		bad("--threads %d: want 1 to 4096", o.Threads)
+	}
+	if o.GoMaxProcs < 1 {
+		bad("--go-maxprocs %d: want at least 1", o.GoMaxProcs)
 	}
 	if o.Queue < 1 {
 		bad("--queue %d: want at least 1", o.Queue)

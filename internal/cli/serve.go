@@ -23,6 +23,9 @@ import (
 // serve runs the server until SIGINT or SIGTERM and returns the exit code.
 func serve(o config.Options, stderr io.Writer) int {
 	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
+	if os.Getenv("GOMAXPROCS") == "" {
+		runtime.GOMAXPROCS(o.GoMaxProcs)
+	}
 	// A client that goes away must give EPIPE, not kill the process, whatever thread (Go or C) writes.
 	signal.Ignore(syscall.SIGPIPE)
 
