@@ -41,7 +41,7 @@ bench-test:
 
 # Side-by-side throughput against uWSGI, gunicorn and waitress (see bench/README.md).
 bench: build
-	cd bench && $(GO) run ./cmd/benchrun $(BENCHFLAGS)
+	cd bench && $(GO) run ./cmd/benchrun -targets $(BENCHFLAGS)
 
 clean:
 	rm -rf bin

@@ -5,7 +5,6 @@ package config
 import (
 	"errors"
 	"fmt"
-	"net"
 	"strings"
 	"time"
 )
@@ -38,8 +37,9 @@ type Options struct {
 	// matching the linked libpython (/usr/bin/python3.11 on Debian bookworm).
 	PythonExe string
 
-	// HTTP lists the HTTP listen addresses, HOST:PORT. Port 0 picks a free
-	// port. Default ["127.0.0.1:8000"].
+	// HTTP lists the HTTP listen addresses: HOST:PORT (port 0 picks a free
+	// port), unix:/path or a path (listeners.go). Default ["127.0.0.1:8000"]
+	// when no --socket is given either, else none.
 	HTTP []string
 	// Threads is the number of Python request threads. Default 1.
 	Threads int
@@ -87,13 +87,24 @@ type Options struct {
 	// GracefulTimeout is how long in-flight requests may run after SIGTERM
 	// or SIGINT before the process exits anyway. Default 30s.
 	GracefulTimeout time.Duration
+
+	Proxy // trusted proxies and the PROXY protocol (proxy.go)
+
+	Static // the static file map (static.go)
+
+	Listeners // uwsgi sockets, unix sockets, allow-lists (listeners.go)
+
+	Lifecycle // processes, reloads, recycling, harakiri, pid file, privileges (lifecycle.go)
+
+	PythonEnv // --env and the virtualenv (pyenv.go)
+
+	Observe // access log, log destination, stats listener (observe.go)
 }
 
 // Defaults returns the options with every default filled in.
 func Defaults() Options {
 	return Options{
 		Callable:          "application",
-		HTTP:              []string{"127.0.0.1:8000"},
 		Threads:           1,
 		GoMaxProcs:        1,
 		Queue:             1024,
@@ -108,6 +119,11 @@ func Defaults() Options {
 		BodyTimeout:       30 * time.Second,
 		WriteTimeout:      60 * time.Second,
 		GracefulTimeout:   30 * time.Second,
+		Proxy:             proxyDefaults(),
+		Static:            staticDefaults(),
+		Listeners:         listenersDefaults(),
+		Lifecycle:         lifecycleDefaults(),
+		Observe:           observeDefaults(),
 	}
 }
 
@@ -122,6 +138,7 @@ func (o *Options) Normalize() {
 	if o.Callable == "" {
 		o.Callable = "application"
 	}
+	o.normalizeListeners()
 }
 
 // Validate reports every invalid option at once.
@@ -140,14 +157,7 @@ func (o *Options) Validate() error {
 	if !validIdentifier(o.Callable) {
 		bad("--callable %q is not a Python identifier", o.Callable)
 	}
-	if len(o.HTTP) == 0 {
-		bad("no listener: give --http HOST:PORT")
-	}
-	for _, a := range o.HTTP {
-		if _, _, err := net.SplitHostPort(a); err != nil {
-			bad("--http %q: want HOST:PORT (%v)", a, err)
-		}
-	}
+	errs = append(errs, o.validateListeners()...)
 	if o.Threads < 1 || o.Threads > 4096 {
 		bad("--threads %d: want 1 to 4096", o.Threads)
 	}
@@ -184,6 +194,11 @@ func (o *Options) Validate() error {
 	if o.GracefulTimeout < 0 {
 		bad("--graceful-timeout %v: want 0 or more", o.GracefulTimeout)
 	}
+	errs = append(errs, o.Proxy.validate()...)
+	errs = append(errs, o.Static.validate()...)
+	errs = append(errs, o.Lifecycle.validate()...)
+	errs = append(errs, o.PythonEnv.validate(o.PythonExe)...)
+	errs = append(errs, o.Observe.validate()...)
 	return errors.Join(errs...)
 }
 

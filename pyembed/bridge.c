@@ -7,8 +7,11 @@
  */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
+#include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "bridge.h"
 
@@ -98,6 +101,7 @@ static PyObject *gw_format_exc;
 static PyObject *gw_load_app_fn;
 static PyObject *gw_str_http, *gw_str_https;
 static PyObject *gw_key_url_scheme, *gw_key_input, *gw_key_errors, *gw_str_close;
+static PyObject *gw_file_wrapper, *gw_text_io, *gw_str_filelike, *gw_str_fileno, *gw_str_tell; /* wsgi.file_wrapper with sendfile */
 static PyThreadState *gw_main_tstate;
 
 typedef struct gw_ctx gw_ctx;
@@ -173,6 +177,7 @@ struct gw_ctx {
     int headers_set;  /* start_response was called */
     int headers_sent; /* the head went to go_write */
     int client_gone;
+    int has_length; /* the application's headers include Content-Length */
     int errors_logged;
     char *head; /* "NNN reason\r\nName: value\r\n..." as latin-1 bytes */
     size_t head_len, head_cap;
@@ -518,6 +523,7 @@ static int gw_set_head(gw_ctx *c, PyObject *status, PyObject *headers)
         return -1;
     }
     c->head_len = 0;
+    c->has_length = 0;
     if (gw_head_append(c, s, (size_t)slen) < 0 || gw_head_append(c, "\r\n", 2) < 0)
         return -1;
     Py_ssize_t nh = PyList_GET_SIZE(headers);
@@ -558,6 +564,7 @@ static int gw_set_head(gw_ctx *c, PyObject *status, PyObject *headers)
                 PyErr_Format(PyExc_ValueError, "Content-Length must be a decimal number, got %R", PyTuple_GET_ITEM(h, 1));
                 return -1;
             }
+            c->has_length = 1;
         }
         /* Trim optional whitespace around the value; the wire form is "Name: value". */
         while (vlen > 0 && (val[0] == ' ' || val[0] == '\t')) {
@@ -881,6 +888,18 @@ static int gw_setup(const gw_init_options *o)
     Py_INCREF(gw_format_exc);
     Py_INCREF(gw_load_app_fn);
 
+    /* gw_respond recognizes this class to send its file with sendfile. */
+    gw_file_wrapper = file_wrapper;
+    Py_INCREF(gw_file_wrapper);
+    gw_str_filelike = PyUnicode_InternFromString("filelike");
+    gw_str_fileno = PyUnicode_InternFromString("fileno");
+    gw_str_tell = PyUnicode_InternFromString("tell");
+    PyObject *io = PyImport_ImportModule("io");
+    gw_text_io = io != NULL ? PyObject_GetAttrString(io, "TextIOBase") : NULL;
+    Py_XDECREF(io);
+    if (!gw_str_filelike || !gw_str_fileno || !gw_str_tell || !gw_text_io)
+        return -1;
+
     /* The environ template: everything that is the same for every request. */
     gw_template = PyDict_New();
     if (gw_template == NULL)
@@ -1109,6 +1128,91 @@ static void gw_no_start_response(gw_ctx *c)
 }
 
 /*
+ * gw_send_wrapped_file answers with the file inside a wsgi.file_wrapper
+ * without reading it. When the wrapped object has a working fileno() on a
+ * regular file open for reading, Go gets its own descriptor (a dup), the
+ * application's position in the file and the length, and sends the bytes
+ * with sendfile after gw_run returns: no Python thread waits for a slow
+ * client and the file never passes through memory. The length is the
+ * application's Content-Length if it gave one (Go sends no more than the
+ * file has), else the rest of the file. Returns 1 when the response is
+ * done (close() called, final write made), 0 when the wrapper must be
+ * iterated like any iterable (nothing was sent or changed).
+ */
+static int gw_send_wrapped_file(gw_ctx *c, PyObject *wrapper)
+{
+    /* A response begun with write() keeps going that way. */
+    if (!c->headers_set || c->headers_sent || c->head_len < 3)
+        return 0;
+    PyObject *filelike = PyObject_GetAttr(wrapper, gw_str_filelike);
+    if (filelike == NULL) {
+        PyErr_Clear();
+        return 0;
+    }
+    /* A text file yields str: iteration reports that as the error it is. */
+    int text = PyObject_IsInstance(filelike, gw_text_io);
+    PyObject *r = text == 0 ? PyObject_CallMethodNoArgs(filelike, gw_str_fileno) : NULL;
+    long fd = -1;
+    if (r != NULL) {
+        fd = PyLong_Check(r) ? PyLong_AsLong(r) : -1;
+        Py_DECREF(r);
+    }
+    struct stat st;
+    int fl;
+    if (fd < 0 || fd > INT_MAX || PyErr_Occurred() || fstat((int)fd, &st) != 0 || !S_ISREG(st.st_mode) ||
+        (fl = fcntl((int)fd, F_GETFL)) < 0 || (fl & O_ACCMODE) == O_WRONLY) {
+        PyErr_Clear();
+        Py_DECREF(filelike);
+        return 0;
+    }
+    /*
+     * The application's position: tell() counts what a buffered reader
+     * has read ahead but not returned, which the descriptor's own offset
+     * (lseek) would skip. Objects without tell() use the offset.
+     */
+    long long off = -1;
+    r = PyObject_CallMethodNoArgs(filelike, gw_str_tell);
+    if (r != NULL) {
+        off = PyLong_Check(r) ? PyLong_AsLongLong(r) : -1;
+        Py_DECREF(r);
+    }
+    PyErr_Clear();
+    Py_DECREF(filelike);
+    if (off < 0)
+        off = (long long)lseek((int)fd, 0, SEEK_CUR);
+    if (off < 0)
+        return 0;
+    int dfd = fcntl((int)fd, F_DUPFD_CLOEXEC, 0);
+    if (dfd < 0)
+        return 0;
+    long long size = (long long)st.st_size > off ? (long long)st.st_size - off : 0;
+    size_t head_len = c->head_len;
+    /* 204 and 304 have no body and must not get a length (Go sends no body for them). */
+    int bodyless = memcmp(c->head, "204", 3) == 0 || memcmp(c->head, "304", 3) == 0;
+    if (!c->has_length && !bodyless) {
+        char cl[48];
+        int n = snprintf(cl, sizeof cl, "Content-Length: %lld\r\n", size);
+        if (gw_head_append(c, cl, (size_t)n) < 0) {
+            PyErr_Clear();
+            close(dfd);
+            return 0;
+        }
+    }
+    c->headers_sent = 1;
+    int rc = go_sendfile(c->idx, c->head, c->head_len, dfd, (int64_t)off, (int64_t)size); /* Go owns dfd now */
+    if (rc == GW_DECLINED) {
+        c->headers_sent = 0;
+        c->head_len = head_len;
+        return 0;
+    }
+    if (rc == GW_GONE)
+        c->client_gone = 1;
+    gw_call_close(c, wrapper);
+    gw_send(c, NULL, 0, GW_WRITE_FINAL);
+    return 1;
+}
+
+/*
  * gw_respond sends the application's result and always calls its close()
  * before the final write, so by the time the client has the whole
  * response, close() has run.
@@ -1154,6 +1258,8 @@ static void gw_respond(gw_ctx *c, PyObject *result)
         return;
     }
 
+    if (Py_IS_TYPE(result, (PyTypeObject *)gw_file_wrapper) && gw_send_wrapped_file(c, result))
+        return;
     PyObject *it = PyObject_GetIter(result);
     if (it == NULL) {
         gw_log_exception(c, "the application's result is not iterable");
@@ -1228,6 +1334,7 @@ int gw_run(int idx, const char *env, size_t env_len, const char *body, size_t bo
         c->in_end = body_len;
     }
     c->active = 1;
+    gw_slot_note(idx); /* for the harakiri watchdog; a no-op without it */
 
     PyObject *environ = gw_build_environ(c, env, env_len, flags);
     if (environ == NULL) {
@@ -1259,4 +1366,209 @@ void gw_finalize(void)
 {
     PyEval_RestoreThread(gw_main_tstate);
     Py_FinalizeEx();
+}
+
+/* ------------------------------------------------------------- metrics */
+
+/*
+ * gw_gc_collections stores gc.get_stats()[i]["collections"] for the first
+ * n generations into out and returns how many it stored, or -1 if the
+ * interpreter is not running or the stats cannot be read. Any OS thread
+ * may call it: PyGILState_Ensure finds the thread's request thread state
+ * if it has one and makes a temporary one otherwise. Never call it during
+ * or after gw_finalize.
+ */
+int gw_gc_collections(uint64_t *out, int n)
+{
+    if (!Py_IsInitialized())
+        return -1;
+    PyGILState_STATE g = PyGILState_Ensure();
+    int count = -1;
+    PyObject *gc = PyImport_ImportModule("gc");
+    PyObject *stats = gc != NULL ? PyObject_CallMethod(gc, "get_stats", NULL) : NULL;
+    if (stats != NULL && PyList_Check(stats)) {
+        count = 0;
+        for (Py_ssize_t i = 0; i < PyList_GET_SIZE(stats) && count < n; i++) {
+            PyObject *gen = PyList_GET_ITEM(stats, i);                                             /* borrowed */
+            PyObject *v = PyDict_Check(gen) ? PyDict_GetItemString(gen, "collections") : NULL; /* borrowed */
+            unsigned long long c = v != NULL ? PyLong_AsUnsignedLongLong(v) : 0;
+            if (c == (unsigned long long)-1 && PyErr_Occurred()) {
+                PyErr_Clear();
+                c = 0;
+            }
+            out[count++] = (uint64_t)c;
+        }
+    }
+    if (PyErr_Occurred())
+        PyErr_Clear();
+    Py_XDECREF(stats);
+    Py_XDECREF(gc);
+    PyGILState_Release(g);
+    return count;
+}
+
+/* ------------------------------------------------------------- harakiri */
+
+/*
+ * The harakiri watchdog (pyembed/harakiri.go) has to find the Python
+ * thread that runs a slot's request, print its stack and raise an
+ * exception in it. gw_run notes, per slot, the running thread's ident and
+ * context and counts the slot's runs; every operation checks all three
+ * with the GIL held, so it only ever touches the request the watchdog
+ * judged stuck: never the next one on that slot, nor another slot's
+ * request that the same OS thread runs by then.
+ */
+typedef struct {
+    unsigned long ident; /* PyThread_get_thread_ident of the running thread */
+    gw_ctx *ctx;         /* that thread's context: ctx->active and ctx->idx say what it runs now */
+    unsigned long runs;  /* gw_run calls for this slot; read without the GIL through gw_slot_runs */
+} gw_slot_record;
+
+static gw_slot_record *gw_slot_records; /* NULL until gw_harakiri_setup: gw_slot_note is then a no-op */
+static int gw_slot_nrecords;
+static PyObject *gw_harakiri_exc;
+/*
+ * Threads in which HarakiriTimeout was raised. An asynchronous exception
+ * waits for the thread's next bytecode; if its request ends without one,
+ * it must not fire in the thread's next request, so gw_slot_note clears it.
+ */
+static unsigned long *gw_harakiri_raised;
+static int gw_harakiri_nraised;
+
+int gw_harakiri_setup(int threads, char **err)
+{
+    *err = NULL;
+    if (threads < 1)
+        threads = 1;
+    PyGILState_STATE g = PyGILState_Ensure();
+    int rc = -1;
+    if (gw_harakiri_exc == NULL) {
+        gw_harakiri_exc = PyErr_NewExceptionWithDoc(
+            "_gowsgi.HarakiriTimeout",
+            "Raised by gowsgi in a request thread that ran longer than --harakiri. It derives from\n"
+            "BaseException so that 'except Exception' handlers let it end the request.",
+            PyExc_BaseException, NULL);
+        if (gw_harakiri_exc == NULL)
+            goto out;
+        PyObject *mod = PyImport_AddModule("_gowsgi"); /* borrowed */
+        if (mod == NULL || PyModule_AddObjectRef(mod, "HarakiriTimeout", gw_harakiri_exc) < 0)
+            goto out;
+    }
+    if (gw_slot_records == NULL) {
+        gw_harakiri_raised = calloc((size_t)threads, sizeof *gw_harakiri_raised);
+        gw_slot_records = calloc((size_t)threads, sizeof *gw_slot_records);
+        if (gw_slot_records == NULL || gw_harakiri_raised == NULL) {
+            free(gw_slot_records);
+            free(gw_harakiri_raised);
+            gw_slot_records = NULL;
+            gw_harakiri_raised = NULL;
+            PyErr_NoMemory();
+            goto out;
+        }
+        gw_slot_nrecords = threads;
+    }
+    rc = 0;
+out:
+    if (rc < 0)
+        *err = PyErr_Occurred() ? gw_format_exception("harakiri set-up failed") : gw_strdup_err("harakiri set-up failed", "unknown error");
+    PyGILState_Release(g);
+    return rc;
+}
+
+void gw_slot_note(int idx)
+{
+    if (gw_slot_records == NULL || idx < 0 || idx >= gw_slot_nrecords)
+        return;
+    unsigned long self = PyThread_get_thread_ident();
+    for (int i = 0; i < gw_harakiri_nraised; i++) {
+        if (gw_harakiri_raised[i] == self) {
+            PyThreadState_SetAsyncExc(self, NULL); /* a leftover from this thread's last request */
+            gw_harakiri_raised[i] = gw_harakiri_raised[--gw_harakiri_nraised];
+            break;
+        }
+    }
+    gw_slot_record *r = &gw_slot_records[idx];
+    r->ident = self;
+    r->ctx = gw_tls_ctx;
+    __atomic_store_n(&r->runs, r->runs + 1, __ATOMIC_RELEASE);
+}
+
+unsigned long gw_slot_runs(int idx)
+{
+    if (gw_slot_records == NULL || idx < 0 || idx >= gw_slot_nrecords)
+        return 0;
+    return __atomic_load_n(&gw_slot_records[idx].runs, __ATOMIC_ACQUIRE);
+}
+
+/* gw_slot_running returns the slot's record if run is still in progress (GIL held). */
+static gw_slot_record *gw_slot_running(int idx, unsigned long run)
+{
+    if (gw_slot_records == NULL || idx < 0 || idx >= gw_slot_nrecords)
+        return NULL;
+    gw_slot_record *r = &gw_slot_records[idx];
+    if (r->runs != run || r->ctx == NULL || !r->ctx->active || r->ctx->idx != idx)
+        return NULL;
+    return r;
+}
+
+int gw_slot_stack(int idx, unsigned long run, char **out)
+{
+    *out = NULL;
+    if (gw_slot_records == NULL)
+        return 0;
+    PyGILState_STATE g = PyGILState_Ensure();
+    int rc = 0;
+    gw_slot_record *r = gw_slot_running(idx, run);
+    if (r != NULL) {
+        rc = -1;
+        PyObject *frames = NULL, *key = NULL, *tb = NULL, *lines = NULL, *empty = NULL, *text = NULL;
+        PyObject *current_frames = PySys_GetObject("_current_frames"); /* borrowed */
+        if (current_frames != NULL)
+            frames = PyObject_CallNoArgs(current_frames);
+        if (frames != NULL)
+            key = PyLong_FromUnsignedLong(r->ident);
+        PyObject *frame = key != NULL ? PyDict_GetItemWithError(frames, key) : NULL; /* borrowed */
+        if (frame == NULL && !PyErr_Occurred()) {
+            *out = strdup("(the thread has no python frame: it is between python calls)");
+            rc = *out != NULL ? 1 : -1;
+        } else if (frame != NULL && (tb = PyImport_ImportModule("traceback")) != NULL &&
+                   (lines = PyObject_CallMethod(tb, "format_stack", "O", frame)) != NULL &&
+                   (empty = PyUnicode_FromStringAndSize("", 0)) != NULL &&
+                   (text = PyUnicode_Join(empty, lines)) != NULL) {
+            const char *s = PyUnicode_AsUTF8(text);
+            if (s != NULL && (*out = strdup(s)) != NULL)
+                rc = 1;
+        }
+        Py_XDECREF(text);
+        Py_XDECREF(empty);
+        Py_XDECREF(lines);
+        Py_XDECREF(tb);
+        Py_XDECREF(key);
+        Py_XDECREF(frames);
+        if (rc < 0 && PyErr_Occurred()) {
+            free(*out);
+            *out = gw_format_exception("formatting the stack failed");
+        }
+    }
+    PyGILState_Release(g);
+    return rc;
+}
+
+int gw_slot_interrupt(int idx, unsigned long run)
+{
+    if (gw_slot_records == NULL || gw_harakiri_exc == NULL)
+        return 0;
+    PyGILState_STATE g = PyGILState_Ensure();
+    int rc = 0;
+    gw_slot_record *r = gw_slot_running(idx, run);
+    if (r != NULL && PyThreadState_SetAsyncExc(r->ident, gw_harakiri_exc) > 0) {
+        rc = 1;
+        int known = 0;
+        for (int i = 0; i < gw_harakiri_nraised; i++)
+            known |= gw_harakiri_raised[i] == r->ident;
+        if (!known && gw_harakiri_nraised < gw_slot_nrecords)
+            gw_harakiri_raised[gw_harakiri_nraised++] = r->ident;
+    }
+    PyGILState_Release(g);
+    return rc;
 }

@@ -79,6 +79,7 @@ typedef struct {
 #define GW_OK 0
 #define GW_WAIT 1 /* too much output is buffered: release the GIL and call go_wait */
 #define GW_GONE 2 /* the client is gone: stop producing output */
+#define GW_DECLINED 3 /* go_sendfile only: this exchange cannot send a file; iterate the body instead */
 
 /* go_log levels */
 #define GW_LOG_INFO 0
@@ -138,6 +139,13 @@ int gw_run(int idx, const char *env, size_t env_len, const char *body, size_t bo
 void gw_finalize(void);
 
 /*
+ * gw_gc_collections stores gc.get_stats()[i]["collections"] for the first
+ * n generations into out; returns the count stored, or -1. Takes the GIL
+ * (PyGILState_Ensure) on any thread; never during or after gw_finalize.
+ */
+int gw_gc_collections(uint64_t *out, int n);
+
+/*
  * Callbacks into Go, implemented in callbacks.go. The prototypes match what
  * cgo generates for the exported Go functions (hence no const).
  *
@@ -155,5 +163,37 @@ extern int go_write(int idx, char *head, size_t head_len, gw_iov *iov, int niov,
 extern int go_wait(int idx);
 extern ssize_t go_read(int idx, char *dst, size_t n);
 extern void go_log(int idx, int level, char *msg, size_t n);
+/*
+ * go_sendfile: called with the GIL held instead of the first go_write when
+ *   the application returned a wsgi.file_wrapper around a regular file;
+ *   never blocks. head is as for go_write, with Content-Length unless the
+ *   status is 204 or 304. Go owns the descriptor fd from the call on and
+ *   closes it in every case: after gw_run returns it sends size bytes of it from offset
+ *   (fewer if the head's Content-Length says so). C still ends the request
+ *   with a final go_write. Returns GW_OK, GW_GONE, or GW_DECLINED (Go took
+ *   nothing but fd: send the head and body with go_write).
+ */
+extern int go_sendfile(int idx, char *head, size_t head_len, int fd, int64_t offset, int64_t size);
+
+/*
+ * Harakiri (pyembed/harakiri.go). gw_harakiri_setup creates the exception
+ * _gowsgi.HarakiriTimeout (a BaseException) and the per-slot records for
+ * threads slots; before it, the other functions do nothing. gw_slot_note
+ * is called by gw_run, with the GIL held, as a request starts: it records
+ * the slot's thread and counts the slot's runs. gw_slot_runs reads that
+ * count without the GIL. gw_slot_stack and gw_slot_interrupt take the GIL
+ * (PyGILState_Ensure, so they can block while a thread holds it) and act
+ * only if run is still the slot's current run: gw_slot_stack sets *out to
+ * the thread's Python stack (malloc'd; the caller frees it) and returns 1,
+ * or 0 if that run is over, or -1 with *out an error message or NULL;
+ * gw_slot_interrupt raises HarakiriTimeout in the thread and returns 1, or
+ * 0 if that run is over. On failure gw_harakiri_setup returns -1 and *err
+ * is a malloc'd message.
+ */
+int gw_harakiri_setup(int threads, char **err);
+void gw_slot_note(int idx);
+unsigned long gw_slot_runs(int idx);
+int gw_slot_stack(int idx, unsigned long run, char **out);
+int gw_slot_interrupt(int idx, unsigned long run);
 
 #endif

@@ -11,6 +11,7 @@ import "C"
 import (
 	"errors"
 	"io"
+	"os"
 	"unsafe"
 )
 
@@ -57,4 +58,16 @@ func go_read(idx C.int, dst *C.char, n C.size_t) C.ssize_t {
 //export go_log
 func go_log(idx C.int, level C.int, msg *C.char, n C.size_t) {
 	LogFunc(int(idx), int(level), string(unsafe.Slice((*byte)(unsafe.Pointer(msg)), int(n))))
+}
+
+//export go_sendfile
+func go_sendfile(idx C.int, head *C.char, headLen C.size_t, fd C.int, offset, size C.int64_t) C.int {
+	f := os.NewFile(uintptr(fd), "wsgi.file_wrapper")
+	fs, ok := slots[idx].ex.(FileSender)
+	if !ok {
+		f.Close()
+		return C.int(Declined)
+	}
+	h := unsafe.Slice((*byte)(unsafe.Pointer(head)), int(headLen))
+	return C.int(fs.SendFile(h, f, int64(offset), int64(size)))
 }

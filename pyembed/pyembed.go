@@ -107,6 +107,7 @@ func Start(o Options, app App) (*Interpreter, error) {
 // Finalize runs Python's atexit handlers and shuts the interpreter down.
 // No request may be running or start afterwards.
 func (in *Interpreter) Finalize() {
+	stopGCStats() // gcstats.go: no GIL-taking reads from other threads from here on
 	done := make(chan struct{})
 	in.finalize <- done
 	<-done

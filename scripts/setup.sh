@@ -12,6 +12,7 @@ packages=(
 	nginx-light                     # nginx in front, in the deployment tests
 	nghttp2-client wrk curl         # h2load and load tools
 	procps                          # ps and kill for process tests
+	chromium chromium-driver        # the stats page's test in a real browser (e2e/dashboard_test.go)
 )
 missing=()
 for p in "${packages[@]}"; do

@@ -10,6 +10,7 @@ import (
 	"github.com/spf13/pflag"
 
 	"github.com/gowsgi/gowsgi/config"
+	"github.com/gowsgi/gowsgi/internal/master"
 )
 
 // Exit codes.
@@ -26,28 +27,33 @@ type usageError struct{ error }
 
 // Main runs the command line and returns the process exit code.
 func Main(args []string, stdout, stderr io.Writer) int {
+	// In a worker, take the master's private GOWSGI_ variables out of the
+	// environment before options are read from it (internal/master).
+	link, linkErr := master.Attach()
 	opts := config.Defaults()
 	code := ExitOK
 	root := &cobra.Command{
-		Use:   "gowsgi [flags]",
+		Use:   "gowsgi [flags] [FILE.ini|FILE.yaml]",
 		Short: "gowsgi serves a WSGI application from an embedded CPython",
 		Long: "gowsgi is a WSGI application server: a Go HTTP/1.1 front end and an embedded CPython\n" +
 			"interpreter that calls your application(environ, start_response).\n\n" +
 			"  gowsgi --module myproj.wsgi:application --http 127.0.0.1:8000 --threads 8",
-		Args:          cobra.NoArgs,
+		Args:          configArgs,
 		SilenceUsage:  true,
 		SilenceErrors: true,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			opts.Normalize()
-			if err := opts.Validate(); err != nil {
-				return usageError{err}
+		RunE: func(cmd *cobra.Command, args []string) error {
+			// A worker reads the master's configuration again, quietly (flags_config.go).
+			if done, err := configure(cmd.Flags(), &opts, args, link != nil || linkErr != nil, stdout, stderr); done || err != nil {
+				return err
 			}
-			code = serve(opts, stderr)
+			code = serve(opts, link, linkErr, stderr)
 			return nil
 		},
 	}
 	bindFlags(root.Flags(), &opts)
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError{err} })
+	root.AddCommand(checkCommand(root, &opts, &code, stdout, stderr))
+	root.AddCommand(topCommand(&code, stdout, stderr)) // top.go
 	for _, c := range commands {
 		cc := c
 		root.AddCommand(&cobra.Command{
@@ -103,7 +109,7 @@ func bindFlags(f *pflag.FlagSet, o *config.Options) {
 	f.StringVar(&o.Chdir, "chdir", o.Chdir, "change to this directory before loading the application")
 	f.StringArrayVar(&o.PythonPath, "pythonpath", o.PythonPath, "add a directory to sys.path (repeatable)")
 	f.StringVar(&o.PythonExe, "python-exe", o.PythonExe, "python whose prefix and site-packages to use (default: the system python matching libpython)")
-	f.StringArrayVar(&o.HTTP, "http", o.HTTP, "HTTP listen address HOST:PORT, port 0 for a free one (repeatable)")
+	f.StringArrayVar(&o.HTTP, "http", o.HTTP, "HTTP listen address HOST:PORT (port 0 for a free one), unix:/path or a path (repeatable; default 127.0.0.1:8000 unless --socket is given)")
 	f.StringArrayVar(&o.HTTP, "http-socket", o.HTTP, "alias of --http")
 	f.IntVar(&o.Threads, "threads", o.Threads, "Python request threads")
 	f.IntVar(&o.GoMaxProcs, "go-maxprocs", o.GoMaxProcs, "OS threads running Go code at once per serving process (GOMAXPROCS env wins)")
@@ -120,6 +126,12 @@ func bindFlags(f *pflag.FlagSet, o *config.Options) {
 	f.DurationVar(&o.BodyTimeout, "body-timeout", o.BodyTimeout, "longest wait for the next piece of a request body")
 	f.DurationVar(&o.WriteTimeout, "write-timeout", o.WriteTimeout, "longest wait for the client to accept response data")
 	f.DurationVar(&o.GracefulTimeout, "graceful-timeout", o.GracefulTimeout, "time in-flight requests get to finish on SIGTERM/SIGINT")
+	bindProxyFlags(f, o)
+	bindStaticFlags(f, o)
+	bindListenersFlags(f, o)
+	bindConfigFlags(f, o)
+	bindLifecycleFlags(f, o)
+	bindObserveFlags(f, o)
 	f.SortFlags = false
 }
 

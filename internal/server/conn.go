@@ -8,6 +8,7 @@ import (
 	"net"
 	"strconv"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/gowsgi/gowsgi/internal/httpwire"
@@ -21,6 +22,10 @@ const (
 	// drainLimit is how much of an unread request body is read and thrown
 	// away to keep a connection alive; past it the connection is closed.
 	drainLimit = 256 << 10
+	// firstRequestGrace is how long a new connection waits for its first
+	// request once Shutdown has begun (a rolling reload accepts until the
+	// last moment): that request is usually already on its way.
+	firstRequestGrace = time.Second
 )
 
 // conn is one client connection. Requests on it are served one after the
@@ -29,9 +34,12 @@ const (
 type conn struct {
 	srv *Server
 	nc  net.Conn
-	br  *bufio.Reader // owned by the connection goroutine, except that the Python thread reads a streamed body through it while the goroutine only waits
+	raw syscall.RawConn // for writes that must not block (writeNow); nil if the connection has no descriptor
+	br  *bufio.Reader   // owned by the connection goroutine, except that the Python thread reads a streamed body through it while the goroutine only waits
 
-	remoteIP, remotePort, localIP, localPort string // fixed for the connection
+	remoteIP, remotePort, localIP, localPort string // fixed for the connection (after any PROXY header)
+	trusted                                  bool   // the peer is in --forwarded-allow-ips (proxy.go)
+	https                                    bool   // a trusted proxy says the client used https (this request)
 
 	req     httpwire.Request // the current request head; its slices alias br's buffer until Discard
 	env     pyembed.Environ
@@ -39,6 +47,7 @@ type conn struct {
 	body    []byte // in-memory request body, reused
 	chunked *httpwire.ChunkedReader
 	ex      exchange
+	obs     connObs // the current request for the access log and metrics (observe.go)
 
 	mu   sync.Mutex // guards idle against Shutdown
 	idle bool       // waiting for the first byte of a request
@@ -48,13 +57,26 @@ func newConn(s *Server, nc net.Conn) *conn {
 	c := &conn{srv: s, nc: nc, br: bufio.NewReaderSize(nc, readBufferSize)}
 	c.remoteIP, c.remotePort = splitAddr(nc.RemoteAddr())
 	c.localIP, c.localPort = splitAddr(nc.LocalAddr())
+	if _, ok := nc.LocalAddr().(*net.UnixAddr); ok {
+		// A unix socket has neither: like gunicorn, localhost and the
+		// HTTP port stand in when the request does not name its host.
+		c.localIP, c.localPort = "localhost", "80"
+	}
+	c.trusted = s.trusts(nc.RemoteAddr())
+	if sc, ok := nc.(syscall.Conn); ok {
+		c.raw, _ = sc.SyscallConn()
+	}
 	c.ex.init(c)
+	c.initObs()
 	return c
 }
 
 func splitAddr(a net.Addr) (string, string) {
-	if ta, ok := a.(*net.TCPAddr); ok {
+	switch ta := a.(type) {
+	case *net.TCPAddr:
 		return ta.IP.String(), strconv.Itoa(ta.Port)
+	case *net.UnixAddr, nil:
+		return "", "" // a unix socket peer has no address (listen.go)
 	}
 	host, port, err := net.SplitHostPort(a.String())
 	if err != nil {
@@ -66,13 +88,22 @@ func splitAddr(a net.Addr) (string, string) {
 func (c *conn) serve() {
 	defer c.srv.untrack(c)
 	defer c.nc.Close()
-	for {
-		if !c.waitForRequest() {
+	if c.srv.opts.ProxyProtocol && c.trusted && !c.readProxyHeader() {
+		return // proxyproto.go
+	}
+	long := c.srv.countLong() // inherit.go: how workers share connections
+	defer long.done()
+	for first := true; ; first = false {
+		if !c.waitForRequest(first) {
 			return
 		}
+		c.obsStart()
 		if err := c.readHead(); err != nil {
 			c.reject(err)
 			return
+		}
+		if first && !c.req.KeepAlive {
+			long.done() // one request and it closes: it does not weigh on the worker
 		}
 		if !c.handle() {
 			return
@@ -80,23 +111,35 @@ func (c *conn) serve() {
 	}
 }
 
-// waitForRequest waits, at most the keep-alive timeout, for the first byte of the next request.
-func (c *conn) waitForRequest() bool {
+// waitForRequest waits, at most the keep-alive timeout, for the first byte
+// of the next request. Once Shutdown has begun, a kept-alive connection
+// closes, but the first request of a new connection still gets
+// firstRequestGrace to arrive: its client sent it expecting an answer.
+func (c *conn) waitForRequest(first bool) bool {
 	if c.br.Buffered() > 0 {
-		return !c.srv.draining.Load()
+		return first || !c.srv.draining.Load()
 	}
+	wait := c.srv.opts.KeepAliveTimeout
 	c.mu.Lock()
 	if c.srv.draining.Load() {
-		c.mu.Unlock()
-		return false
+		if !first {
+			c.mu.Unlock()
+			return false
+		}
+		wait = firstRequestGrace
+	} else {
+		c.idle = true
 	}
-	c.idle = true
 	c.mu.Unlock()
-	c.nc.SetReadDeadline(time.Now().Add(c.srv.opts.KeepAliveTimeout))
+	c.nc.SetReadDeadline(time.Now().Add(wait))
 	_, err := c.br.Peek(1)
 	c.mu.Lock()
 	c.idle = false
 	c.mu.Unlock()
+	if err != nil && first && wait != firstRequestGrace && c.srv.draining.Load() && isTimeout(err) {
+		c.nc.SetReadDeadline(time.Now().Add(firstRequestGrace)) // woken by Shutdown
+		_, err = c.br.Peek(1)
+	}
 	return err == nil
 }
 
@@ -141,7 +184,7 @@ func (c *conn) readHead() error {
 func (c *conn) growReader() {
 	pending, _ := c.br.Peek(c.br.Buffered())
 	rest := bytes.Clone(pending)
-	c.br = bufio.NewReaderSize(io.MultiReader(bytes.NewReader(rest), c.nc), c.srv.limits.MaxHeadBytes+1)
+	c.br = bufio.NewReaderSize(io.MultiReader(bytes.NewReader(rest), c.source()), c.srv.limits.MaxHeadBytes+1)
 	if c.chunked != nil {
 		c.chunked.Reset(c.br)
 	}
@@ -170,6 +213,10 @@ func (c *conn) reject(err error) {
 	}
 	c.srv.log.Debug("request rejected", "remote", c.remoteIP, "status", he.Status, "reason", he.Reason)
 	c.writeSimple(he.Status, he.Reason)
+	// A refused request usually has unread bytes behind it; closing over
+	// them would reset the connection and could destroy the response
+	// (RFC 9112 §9.6), so close half-way first (uwsgi.go).
+	c.lingerClose()
 }
 
 // writeSimple sends a short plain-text response and marks the connection for closing.
@@ -188,19 +235,35 @@ func (c *conn) writeSimple(status int, reason string) {
 	b = append(b, '\n')
 	c.scratch = b
 	c.nc.SetWriteDeadline(time.Now().Add(c.srv.opts.WriteTimeout))
-	c.nc.Write(b)
+	n, _ := c.nc.Write(b)
+	c.obsSimple(status, len(reason)+1, n)
 }
 
 // handle serves one parsed request and reports whether the connection may be reused.
 func (c *conn) handle() bool {
 	req := &c.req
+	if c.srv.static != nil {
+		if served, keep := c.serveStatic(); served {
+			return keep // static.go: answered without a Python thread
+		}
+	}
 	if err := c.buildEnviron(); err != nil {
 		c.reject(err)
 		return false
 	}
 	ex := &c.ex
 	ex.begin(req)
+	ex.https = c.https
 	c.br.Discard(req.HeadLen) // req's slices are invalid from here on
+	return c.run(ex)
+}
+
+// run receives the request body, runs the application and sends the
+// response (HTTP and uwsgi alike); c.env, c.req's framing fields and ex
+// are ready. It reports whether the connection may be reused.
+func (c *conn) run(ex *exchange) bool {
+	c.obsRun()
+	defer c.obsRunEnd(ex)
 	if err := c.prepareBody(ex); err != nil {
 		ex.releaseBody()
 		c.reject(err)
@@ -215,7 +278,11 @@ func (c *conn) handle() bool {
 		return false
 	}
 	// Python runs right here, on this goroutine's OS thread: no hand-over.
-	_, err := sl.Run(ex, ex.env, ex.body, ex.streaming, ex.https)
+	c.srv.beginRun(sl, ex) // inflight.go
+	c.obsAcquired(sl.Index(), ex)
+	pyErrors, err := sl.Run(ex, ex.env, ex.body, ex.streaming, ex.https)
+	c.srv.endRun(sl)
+	c.obsReleased(sl.Index(), ex, pyErrors)
 	c.srv.releaseSlot(sl)
 	if err != nil {
 		c.srv.log.Error("cannot run the request", "request", string(ex.desc), "err", err)
@@ -239,11 +306,25 @@ func (c *conn) handle() bool {
 func (c *conn) flush(ex *exchange) bool {
 	if ex.writer {
 		<-ex.writerDone
-	} else if len(ex.out) > 0 && !ex.gone {
-		c.nc.SetWriteDeadline(time.Now().Add(c.srv.opts.WriteTimeout))
-		if _, err := c.nc.Write(ex.out); err != nil {
-			ex.gone = true
+	} else {
+		// The application is done, but a forced harakiri (AbortRequest)
+		// may still mark the exchange: read and write its state locked.
+		ex.mu.Lock()
+		out, gone := ex.out, ex.gone
+		ex.mu.Unlock()
+		if len(out) > 0 && !gone {
+			c.nc.SetWriteDeadline(time.Now().Add(c.srv.opts.WriteTimeout))
+			n, err := c.nc.Write(out)
+			c.obs.wrote += int64(n)
+			if err != nil {
+				ex.mu.Lock()
+				ex.gone = true
+				ex.mu.Unlock()
+			}
 		}
+	}
+	if ex.bodyFile != nil {
+		c.sendBodyFile(ex) // filewrapper.go
 	}
 	ex.mu.Lock()
 	defer ex.mu.Unlock()
@@ -269,7 +350,9 @@ func (c *conn) writeLoop(ex *exchange) {
 		ex.mu.Unlock()
 		if len(buf) > 0 && !gone {
 			c.nc.SetWriteDeadline(time.Now().Add(c.srv.opts.WriteTimeout))
-			if _, err := c.nc.Write(buf); err != nil {
+			n, err := c.nc.Write(buf)
+			c.obs.wrote += int64(n) // the connection goroutine reads it after writerDone
+			if err != nil {
 				ex.mu.Lock()
 				ex.gone = true
 				ex.mu.Unlock()

@@ -31,15 +31,17 @@ func (c *conn) buildEnviron() error {
 	} else {
 		e.AddString(pyembed.KeyServerProtocol, "HTTP/1.0")
 	}
-	serverName := hostOnly(req.Host)
-	if len(serverName) == 0 {
-		e.AddString(pyembed.KeyServerName, c.localIP)
-	} else {
-		e.Add(pyembed.KeyServerName, serverName)
+	o := c.requestOrigin() // the connection's view, corrected by trusted proxies (proxy.go)
+	e.Add(pyembed.KeyServerName, o.serverName)
+	e.AddString(pyembed.KeyServerPort, o.serverPort)
+	e.AddString(pyembed.KeyRemoteAddr, o.remoteIP)
+	if o.remotePort != "" {
+		e.AddString(pyembed.KeyRemotePort, o.remotePort)
 	}
-	e.AddString(pyembed.KeyServerPort, c.localPort)
-	e.AddString(pyembed.KeyRemoteAddr, c.remoteIP)
-	e.AddString(pyembed.KeyRemotePort, c.remotePort)
+	if o.https {
+		e.AddString(pyembed.KeyHTTPS, "on")
+	}
+	c.https = o.https
 
 	// The body framing is the server's business once it has decoded it.
 	dropTE := req.Chunked && !(req.ExpectContinue && req.ProtoMinor == 1)
@@ -54,6 +56,12 @@ func (c *conn) buildEnviron() error {
 				return errUnderscoreHeader
 			case config.UnderscoreDrop:
 				continue
+			case config.UnderscoreAllow:
+				if underscoreTwin(h.Name, "content-type") || underscoreTwin(h.Name, "content-length") || underscoreTwin(h.Name, "transfer-encoding") {
+					// Never HTTP_CONTENT_LENGTH beside CONTENT_LENGTH (RFC 3875 §4.1.18),
+					// nor a framing field the body was not framed by.
+					continue
+				}
 			}
 		}
 		if seenBefore(hs[:i], h.Name) {
@@ -70,6 +78,8 @@ func (c *conn) buildEnviron() error {
 			continue // httpoxy (CVE-2016-5385): HTTP_PROXY would be read as a proxy setting
 		case dropTE && equalFold(h.Name, "transfer-encoding"):
 			continue
+		case o.host != nil && equalFold(h.Name, "host"):
+			continue // a trusted proxy named the host; added below
 		}
 		sep := ", "
 		if equalFold(h.Name, "cookie") {
@@ -77,6 +87,9 @@ func (c *conn) buildEnviron() error {
 		}
 		key := environKey(name[:0], h.Name)
 		e.AddNamed(key, joinedValue(hs, i, sep))
+	}
+	if o.host != nil {
+		e.AddNamed(httpHostKey, o.host)
 	}
 	return nil
 }
@@ -152,4 +165,25 @@ func hostOnly(h []byte) []byte {
 		return h[:i]
 	}
 	return h
+}
+
+// underscoreTwin reports whether name is field (lower case, with '-') spelt
+// with at least one '_' for a '-', in any case: Content_Length for content-length.
+func underscoreTwin(name []byte, field string) bool {
+	if len(name) != len(field) {
+		return false
+	}
+	for i := 0; i < len(name); i++ {
+		ch := name[i]
+		if ch >= 'A' && ch <= 'Z' {
+			ch += 'a' - 'A'
+		}
+		if ch == '_' && field[i] == '-' {
+			continue
+		}
+		if ch != field[i] {
+			return false
+		}
+	}
+	return bytes.IndexByte(name, '_') >= 0
 }

@@ -47,6 +47,13 @@ type exchange struct {
 	// Used only while the application runs.
 	continuePending bool // Expect: 100-continue not answered yet
 	overflowLogged  bool
+	harakiri        harakiriMark // the harakiri watchdog stopped this request (inflight.go)
+
+	// A wsgi.file_wrapper body taken by SendFile (filewrapper.go): the
+	// connection goroutine sends bodyLen bytes of bodyFile from bodyOff
+	// after the head, once the application has returned.
+	bodyFile         *os.File
+	bodyOff, bodyLen int64
 
 	// A streamed response is written by a writer goroutine while the
 	// application runs; writer is set (by the Python side) when it starts.
@@ -123,12 +130,23 @@ func (e *exchange) signal() {
 // Write implements pyembed.Exchange. It runs on the Python thread with the GIL held: it only copies.
 func (e *exchange) Write(head []byte, body [][]byte, flags int) int {
 	e.mu.Lock()
+	final := flags&pyembed.WriteFinal != 0
 	if e.gone {
+		// The final write must still be recorded and announced: the writer
+		// goroutine of a streamed response waits for it to end.
+		if final {
+			e.final = true
+			e.abort = true
+		}
+		writer := e.writer
 		e.mu.Unlock()
+		if final && writer {
+			e.signal()
+		}
 		return pyembed.Gone
 	}
-	final := flags&pyembed.WriteFinal != 0
 	if head != nil {
+		head, body = e.harakiri.response(head, body) // a harakiri'd request answers 504, not 500
 		e.startResponse(head, body, final)
 	}
 	for _, b := range body {
@@ -163,9 +181,10 @@ func (e *exchange) Write(head []byte, body [][]byte, flags int) int {
 		return pyembed.OK
 	}
 	if !e.writer {
-		e.writer = true
-		e.writerDone = make(chan struct{})
-		go e.c.writeLoop(e)
+		// Ask C to release the GIL and call Wait, which writes what the
+		// socket takes at once from this thread: with GOMAXPROCS=1 a writer
+		// goroutine could not run until the application returns.
+		return pyembed.Wait
 	}
 	e.signal()
 	if pending > highWater {
@@ -174,8 +193,41 @@ func (e *exchange) Write(head []byte, body [][]byte, flags int) int {
 	return pyembed.OK
 }
 
+func (e *exchange) startWriter() {
+	e.writer = true
+	e.writerDone = make(chan struct{})
+	go e.c.writeLoop(e)
+}
+
 // Wait implements pyembed.Exchange (Python thread, GIL released).
 func (e *exchange) Wait() int {
+	if !e.writer {
+		e.mu.Lock()
+		if e.gone {
+			e.mu.Unlock()
+			return pyembed.Gone
+		}
+		n, err := e.c.writeNow(e.out)
+		e.c.obs.wrote += int64(n) // observe.go; the connection's own goroutine, before any writer
+		if err != nil {
+			e.gone = true
+			e.mu.Unlock()
+			return pyembed.Gone
+		}
+		e.out = e.out[:copy(e.out, e.out[n:])]
+		pending := len(e.out)
+		e.mu.Unlock()
+		if pending == 0 {
+			return pyembed.OK
+		}
+		// The client is slower than the application: a writer goroutine
+		// takes over, and the application waits only past highWater.
+		e.startWriter()
+		e.signal()
+		if pending <= highWater {
+			return pyembed.OK
+		}
+	}
 	for {
 		e.mu.Lock()
 		gone, pending := e.gone, len(e.out)
@@ -226,6 +278,7 @@ func (e *exchange) ReadBody(p []byte) (int, error) {
 // startResponse frames the head: the status line and headers from the
 // application plus Date, the body framing and Connection (mu held).
 func (e *exchange) startResponse(head []byte, body [][]byte, final bool) {
+	e.c.obsResponseHead(head) // observe.go: response headers for the access log
 	e.started = true
 	e.status = int(head[0]-'0')*100 + int(head[1]-'0')*10 + int(head[2]-'0')
 	e.noBody = e.isHead || e.status == 204 || e.status == 304

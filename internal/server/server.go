@@ -14,6 +14,7 @@ import (
 
 	"github.com/gowsgi/gowsgi/config"
 	"github.com/gowsgi/gowsgi/internal/httpwire"
+	"github.com/gowsgi/gowsgi/internal/static"
 	"github.com/gowsgi/gowsgi/pyembed"
 )
 
@@ -31,8 +32,16 @@ type Server struct {
 
 	draining atomic.Bool
 
+	static *static.Handler // the static file map, or nil (static.go); set before Serve
+
+	requests *requestTable // requests running Python, or nil (inflight.go); set before Serve
+	long     atomic.Int64  // open connections that may carry many requests (inherit.go)
+
+	obs observer // access log and metrics (observe.go); set before Serve
+
 	mu        sync.Mutex
 	listeners []net.Listener
+	acceptWG  sync.WaitGroup // accept loops; Shutdown waits for them so every accepted connection is tracked
 	conns     map[*conn]struct{}
 	connsWG   sync.WaitGroup
 }
@@ -80,7 +89,12 @@ func (s *Server) acquireSlot() *pyembed.Slot {
 func (s *Server) releaseSlot(sl *pyembed.Slot) { s.slots <- sl }
 
 // Serve accepts connections on ln until Shutdown.
-func (s *Server) Serve(ln net.Listener) error {
+func (s *Server) Serve(ln net.Listener) error { return s.serveProto(ln, ProtoHTTP) }
+
+// ServeListener accepts connections on l, speaking its protocol, until Shutdown.
+func (s *Server) ServeListener(l *Listener) error { return s.serveProto(l.Listener, l.Proto) }
+
+func (s *Server) serveProto(ln net.Listener, proto Proto) error {
 	s.mu.Lock()
 	if s.draining.Load() {
 		s.mu.Unlock()
@@ -88,7 +102,9 @@ func (s *Server) Serve(ln net.Listener) error {
 		return nil
 	}
 	s.listeners = append(s.listeners, ln)
+	s.acceptWG.Add(1)
 	s.mu.Unlock()
+	defer s.acceptWG.Done()
 	var delay time.Duration
 	for {
 		nc, err := ln.Accept()
@@ -112,16 +128,21 @@ func (s *Server) Serve(ln net.Listener) error {
 			nc.Close()
 			continue
 		}
-		go c.serve()
+		if proto == ProtoUwsgi {
+			go c.serveUwsgi() // uwsgi.go
+		} else {
+			go c.serve()
+		}
 	}
 }
 
 func (s *Server) track(c *conn) bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.draining.Load() {
-		return false
-	}
+	// A connection accepted as Shutdown begins is still served: its client
+	// has likely sent its request already, and closing it would fail that
+	// request (during a rolling reload, too). waitForRequest gives it a
+	// short grace; Shutdown waits for the accept loops, so it is counted.
 	s.conns[c] = struct{}{}
 	s.connsWG.Add(1)
 	return true
@@ -149,6 +170,7 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	s.mu.Unlock()
 	done := make(chan struct{})
 	go func() {
+		s.acceptWG.Wait() // after this, no connection is tracked any more
 		s.connsWG.Wait()
 		close(done)
 	}()

@@ -1,0 +1,10 @@
+"""WSGI entry point, exactly as `django-admin startproject` writes it:
+gowsgi --chdir testapps/djangoproj --module djangoproj.wsgi:application
+"""
+import os
+
+from django.core.wsgi import get_wsgi_application
+
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "djangoproj.settings")
+
+application = get_wsgi_application()
