@@ -40,51 +40,27 @@ func (l *Logger) Log(e *Entry) {
 // appendText formats e as a text line.
 func (l *Logger) appendText(b []byte, e *Entry) []byte {
 	for _, a := range l.f.atoms {
+		if v, ok := textAtom(a.kind, e); ok {
+			if a.kind == atomQuery {
+				b = appendEscaped(b, v) // an empty query is logged as nothing, not "-"
+			} else {
+				b = appendEscapedOrDash(b, v)
+			}
+			continue
+		}
 		switch a.kind {
 		case atomLiteral:
 			b = append(b, a.text...)
-		case atomAddr:
-			b = appendEscapedOrDash(b, e.Addr)
-		case atomPort:
-			b = appendEscapedOrDash(b, e.Port)
 		case atomLtime:
 			b = append(b, clock(e.Start).ltime...)
 		case atomISO:
 			b = appendISO(b, e.Start)
-		case atomEpoch:
-			b = strconv.AppendInt(b, e.Start.Unix(), 10)
-		case atomMethod:
-			b = appendEscapedOrDash(b, e.Method)
-		case atomURI:
-			b = appendEscapedOrDash(b, e.Target)
-		case atomPath:
-			b = appendEscapedOrDash(b, pathOf(e.Target))
-		case atomQuery:
-			b = appendEscaped(b, queryOf(e.Target))
-		case atomProto:
-			b = appendEscapedOrDash(b, e.Proto)
-		case atomStatus:
-			b = strconv.AppendInt(b, int64(e.Status), 10)
-		case atomBytes:
-			b = strconv.AppendInt(b, e.Bytes, 10)
-		case atomBytesIn:
-			b = strconv.AppendInt(b, e.BytesIn, 10)
-		case atomBytesOut:
-			b = strconv.AppendInt(b, e.BytesOut, 10)
-		case atomDuration:
-			b = appendSeconds(b, e.Duration)
-		case atomMsecs:
-			b = strconv.AppendInt(b, e.Duration.Milliseconds(), 10)
-		case atomUsecs:
-			b = strconv.AppendInt(b, e.Duration.Microseconds(), 10)
-		case atomWorker:
-			b = strconv.AppendInt(b, int64(l.worker), 10)
-		case atomPID:
-			b = strconv.AppendInt(b, int64(l.pid), 10)
 		case atomReferer, atomUagent, atomReqHeader:
 			b = appendHeader(b, e, e.req, a.hdr)
 		case atomRespHeader:
 			b = appendHeader(b, e, e.resp, a.hdr)
+		default:
+			b = l.appendNumber(b, a.kind, e)
 		}
 	}
 	return append(b, '\n')
@@ -103,11 +79,11 @@ func (l *Logger) appendJSON(b []byte, e *Entry) []byte {
 		b = append(b, ',', '"')
 		b = append(b, a.text...) // names and header names need no escaping
 		b = append(b, '"', ':')
+		if v, ok := textAtom(a.kind, e); ok {
+			b = appendJSONString(b, v)
+			continue
+		}
 		switch a.kind {
-		case atomAddr:
-			b = appendJSONString(b, e.Addr)
-		case atomPort:
-			b = appendJSONString(b, e.Port)
 		case atomLtime:
 			b = append(b, '"')
 			b = append(b, clock(e.Start).ltime...)
@@ -116,43 +92,64 @@ func (l *Logger) appendJSON(b []byte, e *Entry) []byte {
 			b = append(b, '"')
 			b = appendISO(b, e.Start)
 			b = append(b, '"')
-		case atomEpoch:
-			b = strconv.AppendInt(b, e.Start.Unix(), 10)
-		case atomMethod:
-			b = appendJSONString(b, e.Method)
-		case atomURI:
-			b = appendJSONString(b, e.Target)
-		case atomPath:
-			b = appendJSONString(b, pathOf(e.Target))
-		case atomQuery:
-			b = appendJSONString(b, queryOf(e.Target))
-		case atomProto:
-			b = appendJSONString(b, e.Proto)
-		case atomStatus:
-			b = strconv.AppendInt(b, int64(e.Status), 10)
-		case atomBytes:
-			b = strconv.AppendInt(b, e.Bytes, 10)
-		case atomBytesIn:
-			b = strconv.AppendInt(b, e.BytesIn, 10)
-		case atomBytesOut:
-			b = strconv.AppendInt(b, e.BytesOut, 10)
-		case atomDuration:
-			b = appendSeconds(b, e.Duration)
-		case atomMsecs:
-			b = strconv.AppendInt(b, e.Duration.Milliseconds(), 10)
-		case atomUsecs:
-			b = strconv.AppendInt(b, e.Duration.Microseconds(), 10)
-		case atomWorker:
-			b = strconv.AppendInt(b, int64(l.worker), 10)
-		case atomPID:
-			b = strconv.AppendInt(b, int64(l.pid), 10)
 		case atomReferer, atomUagent, atomReqHeader:
 			b = appendJSONHeader(b, e, e.req, a.hdr)
 		case atomRespHeader:
 			b = appendJSONHeader(b, e, e.resp, a.hdr)
+		default:
+			b = l.appendNumber(b, a.kind, e)
 		}
 	}
 	return append(b, '}', '\n')
+}
+
+// textAtom is the value of an atom that is a piece of the request as
+// received; false for every other kind. Each format escapes it its own way.
+func textAtom(kind atomKind, e *Entry) ([]byte, bool) {
+	switch kind {
+	case atomAddr:
+		return e.Addr, true
+	case atomPort:
+		return e.Port, true
+	case atomMethod:
+		return e.Method, true
+	case atomURI:
+		return e.Target, true
+	case atomPath:
+		return pathOf(e.Target), true
+	case atomQuery:
+		return queryOf(e.Target), true
+	case atomProto:
+		return e.Proto, true
+	}
+	return nil, false
+}
+
+// appendNumber writes a numeric atom, the same in both formats.
+func (l *Logger) appendNumber(b []byte, kind atomKind, e *Entry) []byte {
+	switch kind {
+	case atomEpoch:
+		return strconv.AppendInt(b, e.Start.Unix(), 10)
+	case atomStatus:
+		return strconv.AppendInt(b, int64(e.Status), 10)
+	case atomBytes:
+		return strconv.AppendInt(b, e.Bytes, 10)
+	case atomBytesIn:
+		return strconv.AppendInt(b, e.BytesIn, 10)
+	case atomBytesOut:
+		return strconv.AppendInt(b, e.BytesOut, 10)
+	case atomDuration:
+		return appendSeconds(b, e.Duration)
+	case atomMsecs:
+		return strconv.AppendInt(b, e.Duration.Milliseconds(), 10)
+	case atomUsecs:
+		return strconv.AppendInt(b, e.Duration.Microseconds(), 10)
+	case atomWorker:
+		return strconv.AppendInt(b, int64(l.worker), 10)
+	case atomPID:
+		return strconv.AppendInt(b, int64(l.pid), 10)
+	}
+	return b
 }
 
 func pathOf(target []byte) []byte {
