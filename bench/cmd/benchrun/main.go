@@ -65,8 +65,6 @@ type bench struct {
 	pyModules map[string]bool
 	bodies    map[int]string // POST body size → file
 
-	// gowsgiNoProcesses is set once the gowsgi binary rejected --processes.
-	gowsgiNoProcesses bool
 }
 
 func main() {

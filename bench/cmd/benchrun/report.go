@@ -256,9 +256,6 @@ func markdown(rep *Report) string {
 		for _, r := range sc.Rows {
 			md := r.Median
 			label := r.Label
-			if strings.Contains(r.Note, "1 process:") {
-				label += " (1 process)"
-			}
 			status := r.Status
 			if status != statusOK {
 				status = "**" + status + "**"

@@ -78,23 +78,6 @@ func TestPick(t *testing.T) {
 	}
 }
 
-func TestRejectsProcesses(t *testing.T) {
-	for _, s := range []string{
-		"gowsgi: unknown flag: --processes",
-		"flag provided but not defined: -processes",
-		"error: --processes is not implemented yet",
-	} {
-		if !rejectsProcesses.MatchString(s) {
-			t.Errorf("should match %q", s)
-		}
-	}
-	for _, s := range []string{"starting 2 processes", "ImportError: no module named hello"} {
-		if rejectsProcesses.MatchString(s) {
-			t.Errorf("should not match %q", s)
-		}
-	}
-}
-
 func TestFormatting(t *testing.T) {
 	for in, want := range map[float64]string{0: "0", 12.5: "12.5", 588: "588", 43700.4: "43,700", 1234567: "1,234,567"} {
 		if got := thousands(in); got != want {
@@ -131,7 +114,7 @@ func sampleReport() *Report {
 		Machine:   Machine{NProc: 2, Kernel: "6.x", Versions: map[string]string{"uwsgi": "2.0.21"}},
 	}
 	hello := ScenarioResult{Scenario: scenarios[0], Rows: []Row{
-		mk("gowsgi", statusOK, 70000, 30, 35, "1 process: --processes rejected by the binary"),
+		mk("gowsgi", statusOK, 70000, 30, 35, ""),
 		mk("uwsgi", statusOK, 40000, 38, 45, ""),
 		mk("gunicorn", statusOK, 6000, 78, 80, ""),
 		mk("waitress", statusStarved, 5000, 20, 22, ""),
@@ -171,9 +154,6 @@ func TestTargets(t *testing.T) {
 			t.Errorf("%s: got %s (%s), want %s", name, got[name].Result, got[name].Measured, res)
 		}
 	}
-	if !strings.Contains(got["hello 64 conns vs uWSGI"].Measured, "1 process") {
-		t.Errorf("1-process mode not flagged: %q", got["hello 64 conns vs uWSGI"].Measured)
-	}
 
 	// A starved gowsgi never passes, whatever its rate.
 	rep.Scenarios[0].Rows[0].Status = statusStarved
@@ -208,7 +188,7 @@ func TestOutputs(t *testing.T) {
 		}
 	}
 	md, _ := os.ReadFile(filepath.Join(dir, "latest.md"))
-	for _, s := range []string{"| gowsgi (1 process) | 70,000 | 1.75x |", "~~0.12x~~", "**STARVED**", "**NOT BUILT**", "## sleepy256"} {
+	for _, s := range []string{"| gowsgi | 70,000 | 1.75x |", "~~0.12x~~", "**STARVED**", "**NOT BUILT**", "## sleepy256"} {
 		if !strings.Contains(string(md), s) {
 			t.Errorf("markdown lacks %q", s)
 		}

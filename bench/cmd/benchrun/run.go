@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"os/exec"
 	"path/filepath"
-	"regexp"
 	"slices"
 	"strings"
 	"time"
@@ -113,11 +112,6 @@ func (r Run) rate() float64 {
 
 const mib = 1 << 20
 
-// rejectsProcesses matches what a command line parser says about an unknown
-// or unimplemented --processes flag ("flag provided but not defined:
-// -processes", "unknown flag: --processes", "--processes: not implemented").
-var rejectsProcesses = regexp.MustCompile(`(?i)(unknown|unrecognized|undefined|not defined|invalid|unsupported|not (yet )?(implemented|supported))[^\n]{0,40}-processes|-processes[^\n]{0,40}(unknown|unrecognized|not defined|unsupported|not (yet )?(implemented|supported))`)
-
 // runOne starts server s for scenario sc, loads it and stops it.
 func (b *bench) runOne(ctx context.Context, s Server, sc Scenario, runIdx int) Run {
 	run := Run{Run: runIdx}
@@ -163,14 +157,6 @@ func (b *bench) runOne(ctx context.Context, s Server, sc Scenario, runIdx int) R
 	defer stop()
 
 	err = p.waitReady(ctx, addr, sc, b.body(sc), readyWait)
-	if err != nil && s.base() == "gowsgi" && !b.gowsgiNoProcesses && errors.Is(err, errExited) &&
-		rejectsProcesses.MatchString(p.logTail(4096)) {
-		// Multi-process mode not implemented yet: retry in one process.
-		stop()
-		b.gowsgiNoProcesses = true
-		b.logf("  gowsgi rejected --processes; running it without (1 process) from now on")
-		return b.runOne(ctx, s, sc, runIdx)
-	}
 	if err != nil {
 		stop()
 		run.LogTail = p.logTail(2000)

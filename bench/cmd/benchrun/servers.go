@@ -120,14 +120,7 @@ func (b *bench) command(s Server, sc Scenario, port int, runIdx int) (launch, er
 		// --disable-logging as for every uWSGI row: both servers write an
 		// access line per request by default, and the comparison is of serving.
 		l.argv = []string{b.cfg.gowsgi, "--module", module, "--chdir", b.appsDir, "--http", addr, "--disable-logging"}
-		if b.gowsgiNoProcesses {
-			if sc.Procs > 1 {
-				l.note = "1 process: --processes rejected by the binary"
-			}
-		} else {
-			l.argv = append(l.argv, "--processes", procs)
-		}
-		l.argv = append(l.argv, "--threads", threads)
+		l.argv = append(l.argv, "--processes", procs, "--threads", threads)
 		l.argv = append(l.argv, static...)
 		l.argv = append(l.argv, sc.GowsgiArgs...)
 	case "uwsgi":

@@ -95,9 +95,6 @@ func evaluateTargets(rep *Report) []Target {
 		if !r.ok() {
 			t.Measured += " (" + r.Status + ")"
 		}
-		if strings.Contains(r.Note, "1 process") {
-			t.Measured += " [1 process]"
-		}
 		return t
 	}
 
