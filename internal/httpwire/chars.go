@@ -76,6 +76,19 @@ func unhex(c byte) byte {
 	return 0xff
 }
 
+// PercentByte decodes the escape "%XX" that starts at src[i]; false if
+// two hex digits do not follow the '%'.
+func PercentByte(src []byte, i int) (byte, bool) {
+	if i+2 >= len(src) {
+		return 0, false
+	}
+	hi, lo := unhex(src[i+1]), unhex(src[i+2])
+	if hi > 15 || lo > 15 {
+		return 0, false
+	}
+	return hi<<4 | lo, true
+}
+
 // lowerEq reports whether b equals the lower-case ASCII string s, ignoring
 // ASCII case in b (field names and the tokens we look for are
 // case-insensitive, RFC 9110 §5.1).
@@ -179,14 +192,10 @@ func PercentDecodePath(dst, src []byte) ([]byte, error) {
 	for i := 0; i < len(src); i++ {
 		c := src[i]
 		if c == '%' {
-			if i+2 >= len(src) {
+			var ok bool
+			if c, ok = PercentByte(src, i); !ok {
 				return dst, errBadEscape
 			}
-			hi, lo := unhex(src[i+1]), unhex(src[i+2])
-			if hi > 15 || lo > 15 {
-				return dst, errBadEscape
-			}
-			c = hi<<4 | lo
 			i += 2
 		}
 		if c == 0 {

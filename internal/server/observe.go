@@ -74,7 +74,7 @@ type connObs struct {
 	entry    accesslog.Entry
 	addr     []byte // the peer address, for requests refused before an environ exists
 	desc     []byte // "METHOD target" of a request answered without an exchange (static files)
-	proto    string // its protocol, "HTTP/1.x"
+	proto    []byte // its protocol, "HTTP/1.x" (shared, read-only)
 }
 
 // countingReader counts the bytes read from the connection.
@@ -116,7 +116,7 @@ func (c *conn) obsStart() {
 	o.start = time.Now()
 	o.slot, o.pyErrors, o.status, o.body, o.wrote, o.fileLen = -1, 0, 0, 0, 0, 0
 	o.desc = o.desc[:0]
-	o.proto = ""
+	o.proto = nil
 	if f := c.srv.obs.format; f != nil {
 		o.entry.Reset(f)
 	}
@@ -228,8 +228,8 @@ func (c *conn) obsFinish(ex *exchange) {
 		e.Method, e.Target, e.Addr, e.Port, e.Proto = method, target, nil, nil, nil
 		if ex != nil {
 			c.fromEnviron(e)
-		} else if o.proto != "" {
-			e.Proto = []byte(o.proto)
+		} else if o.proto != nil {
+			e.Proto = o.proto
 		}
 		if len(e.Addr) == 0 {
 			o.addr = append(o.addr[:0], c.remoteIP...)
@@ -274,7 +274,7 @@ func (c *conn) obsResponseHead(head []byte) {
 
 // obsStatic counts and logs a request answered from the static map:
 // desc is its "METHOD target", body the body bytes sent.
-func (c *conn) obsStatic(desc []byte, proto string, status int, body int64) {
+func (c *conn) obsStatic(desc, proto []byte, status int, body int64) {
 	if !c.srv.obs.on {
 		return
 	}
@@ -288,3 +288,9 @@ func (c *conn) obsStatic(desc []byte, proto string, status int, body int64) {
 	o.wrote += body
 	c.obsFinish(nil)
 }
+
+// The protocols a static request is logged with; never written to.
+var (
+	protoHTTP10 = []byte("HTTP/1.0")
+	protoHTTP11 = []byte("HTTP/1.1")
+)

@@ -41,9 +41,9 @@ func (c *conn) serveStatic() (served, keep bool) {
 	}
 	keep = keep && !c.srv.draining.Load()
 	ok := rep.Write(c.nc, httpDate(), keep, http10, c.srv.opts.WriteTimeout)
-	proto := "HTTP/1.1"
+	proto := protoHTTP11
 	if http10 {
-		proto = "HTTP/1.0"
+		proto = protoHTTP10
 	}
 	c.obsStatic(c.ex.desc, proto, rep.Status(), rep.BodyLength())
 	return true, ok && keep

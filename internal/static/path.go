@@ -1,5 +1,7 @@
 package static
 
+import "github.com/gowsgi/gowsgi/internal/httpwire"
+
 // pathVerdict says what a request path may be used for.
 type pathVerdict int
 
@@ -23,14 +25,10 @@ func decodePath(dst, raw []byte) ([]byte, pathVerdict) {
 		c := raw[i]
 		encoded := false
 		if c == '%' {
-			if i+2 >= len(raw) {
+			var ok bool
+			if c, ok = httpwire.PercentByte(raw, i); !ok {
 				return dst, pathInvalid
 			}
-			hi, lo := unhex(raw[i+1]), unhex(raw[i+2])
-			if hi > 15 || lo > 15 {
-				return dst, pathInvalid
-			}
-			c = hi<<4 | lo
 			i += 2
 			encoded = true
 		}
@@ -57,16 +55,4 @@ func decodePath(dst, raw []byte) ([]byte, pathVerdict) {
 
 func isDotSegment(seg []byte) bool {
 	return len(seg) == 1 && seg[0] == '.' || len(seg) == 2 && seg[0] == '.' && seg[1] == '.'
-}
-
-func unhex(c byte) byte {
-	switch {
-	case c >= '0' && c <= '9':
-		return c - '0'
-	case c >= 'a' && c <= 'f':
-		return c - 'a' + 10
-	case c >= 'A' && c <= 'F':
-		return c - 'A' + 10
-	}
-	return 255
 }
