@@ -64,35 +64,10 @@ func runIn(t *testing.T, dir string, env []string, args ...string) (code int, st
 // added, waits for its HTTP listening line and stops it when the test ends.
 func startIn(t *testing.T, dir string, env []string, args ...string) *server {
 	t.Helper()
-	s := &server{log: &syncBuffer{}, exited: make(chan struct{}), threads: 1}
-	s.cmd = exec.Command(binPath, args...)
-	s.cmd.Dir = dir
-	s.cmd.Env = append(os.Environ(), env...)
-	s.cmd.Stdout = s.log
-	s.cmd.Stderr = s.log
-	if err := s.cmd.Start(); err != nil {
-		t.Fatalf("starting gowsgi: %v", err)
-	}
-	go func() {
-		s.waitErr = s.cmd.Wait()
-		close(s.exited)
-	}()
-	t.Cleanup(func() { s.stop(t) })
-	deadline := time.Now().Add(startTimeout)
-	for {
-		if m := listeningRe.FindStringSubmatch(s.log.String()); m != nil {
-			s.addr = m[1]
-			return s
-		}
-		select {
-		case <-s.exited:
-			t.Fatalf("gowsgi %s exited before listening (%v); log:\n%s", strings.Join(args, " "), s.waitErr, s.log)
-		case <-time.After(10 * time.Millisecond):
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("gowsgi %s was not listening after %v; log:\n%s", strings.Join(args, " "), startTimeout, s.log)
-		}
-	}
+	cmd := exec.Command(binPath, args...)
+	cmd.Dir = dir
+	cmd.Env = append(os.Environ(), env...)
+	return startCmd(t, cmd, "gowsgi "+strings.Join(args, " "))
 }
 
 func writeText(t *testing.T, path, text string) string {

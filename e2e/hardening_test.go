@@ -723,33 +723,8 @@ func plainBinary(t *testing.T) string {
 // launchBinary is the harness's launch for another build of gowsgi.
 func launchBinary(t *testing.T, bin string, args ...string) *server {
 	t.Helper()
-	s := &server{log: &syncBuffer{}, exited: make(chan struct{}), threads: 1}
 	args = append([]string{"--chdir", appsDir, "--http", "127.0.0.1:0"}, args...)
-	s.cmd = exec.Command(bin, args...)
-	s.cmd.Stdout, s.cmd.Stderr = s.log, s.log
-	if err := s.cmd.Start(); err != nil {
-		t.Fatalf("starting %s: %v", bin, err)
-	}
-	go func() {
-		s.waitErr = s.cmd.Wait()
-		close(s.exited)
-	}()
-	t.Cleanup(func() { s.stop(t) })
-	deadline := time.Now().Add(startTimeout)
-	for {
-		if m := listeningRe.FindStringSubmatch(s.log.String()); m != nil {
-			s.addr = m[1]
-			return s
-		}
-		select {
-		case <-s.exited:
-			t.Fatalf("%s exited before listening (%v); log:\n%s", bin, s.waitErr, s.log)
-		case <-time.After(10 * time.Millisecond):
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("%s was not listening after %v; log:\n%s", bin, startTimeout, s.log)
-		}
-	}
+	return startCmd(t, exec.Command(bin, args...), bin)
 }
 
 // waitQuiet waits until the server has closed every flood connection (its

@@ -156,13 +156,20 @@ var listeningRe = regexp.MustCompile(`level=INFO msg=listening addr=(\S+) proto=
 // listening line, and registers a cleanup that stops it and checks its log.
 func launch(t *testing.T, args ...string) *server {
 	t.Helper()
-	s := &server{log: &syncBuffer{}, exited: make(chan struct{}), threads: 1}
 	args = append([]string{"--chdir", appsDir, "--http", "127.0.0.1:0"}, args...)
-	s.cmd = command(context.Background(), args...)
+	return startCmd(t, command(context.Background(), args...), "gowsgi "+strings.Join(args, " "))
+}
+
+// startCmd starts cmd (a gowsgi command line), waits for its listening
+// line and registers a cleanup that stops it and checks its log; what names
+// it in failures.
+func startCmd(t *testing.T, cmd *exec.Cmd, what string) *server {
+	t.Helper()
+	s := &server{log: &syncBuffer{}, exited: make(chan struct{}), threads: 1, cmd: cmd}
 	s.cmd.Stdout = s.log
 	s.cmd.Stderr = s.log
 	if err := s.cmd.Start(); err != nil {
-		t.Fatalf("starting gowsgi: %v", err)
+		t.Fatalf("starting %s: %v", what, err)
 	}
 	go func() {
 		s.waitErr = s.cmd.Wait()
@@ -177,11 +184,11 @@ func launch(t *testing.T, args ...string) *server {
 		}
 		select {
 		case <-s.exited:
-			t.Fatalf("gowsgi %s exited before listening (%v); log:\n%s", strings.Join(args, " "), s.waitErr, s.log)
+			t.Fatalf("%s exited before listening (%v); log:\n%s", what, s.waitErr, s.log)
 		case <-time.After(10 * time.Millisecond):
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("gowsgi %s was not listening after %v; log:\n%s", strings.Join(args, " "), startTimeout, s.log)
+			t.Fatalf("%s was not listening after %v; log:\n%s", what, startTimeout, s.log)
 		}
 	}
 	return s
