@@ -178,6 +178,18 @@ struct gw_ctx {
     int headers_sent; /* the head went to go_write */
     int client_gone;
     int has_length; /* the application's headers include Content-Length */
+    long long length;   /* its value, when has_length */
+    long long body_out; /* body bytes handed to go_write or staged */
+    /*
+     * The end of a response is staged in Go's buffer out[0:out_cap] (the
+     * head at out[0:res->head_len], body bytes after it) and handed over
+     * when gw_run returns, instead of crossing to Go with go_write while
+     * the GIL is held: such a callback needs a Go P, which a thread queued
+     * on the GIL may hold, so the GIL holder would wait for it.
+     */
+    char *out;
+    size_t out_cap;
+    gw_result *res;
     int errors_logged;
     char *head; /* "NNN reason\r\nName: value\r\n..." as latin-1 bytes */
     size_t head_len, head_cap;
@@ -524,6 +536,7 @@ static int gw_set_head(gw_ctx *c, PyObject *status, PyObject *headers)
     }
     c->head_len = 0;
     c->has_length = 0;
+    c->length = 0;
     if (gw_head_append(c, s, (size_t)slen) < 0 || gw_head_append(c, "\r\n", 2) < 0)
         return -1;
     Py_ssize_t nh = PyList_GET_SIZE(headers);
@@ -565,6 +578,9 @@ static int gw_set_head(gw_ctx *c, PyObject *status, PyObject *headers)
                 return -1;
             }
             c->has_length = 1;
+            c->length = 0;
+            for (Py_ssize_t j = 0; j < vlen; j++)
+                c->length = c->length * 10 + (val[j] - '0');
         }
         /* Trim optional whitespace around the value; the wire form is "Name: value". */
         while (vlen > 0 && (val[0] == ' ' || val[0] == '\t')) {
@@ -618,9 +634,71 @@ static PyObject *gw_start_response(gw_ctx *c, PyObject *const *args, Py_ssize_t 
     return c->write;
 }
 
+/*
+ * gw_stage copies a write into the staging buffer and reports whether it
+ * did. Only a write that nothing can follow is staged (the final one, or
+ * one that completes the application's Content-Length, after which only
+ * the final write may come), so holding it back until gw_run returns
+ * delays no byte the client could use earlier (PEP 3333 forbids delaying
+ * a block otherwise).
+ */
+static int gw_stage(gw_ctx *c, const gw_iov *iov, int niov, size_t n, int flags)
+{
+    if (c->out == NULL)
+        return 0;
+    if (!(flags & GW_WRITE_FINAL) && !(c->has_length && c->body_out + (long long)n >= c->length))
+        return 0;
+    size_t hlen = c->headers_sent ? 0 : c->head_len;
+    size_t used = c->res->head_len + c->res->body_len;
+    if (used + hlen + n > c->out_cap)
+        return 0;
+    if (hlen > 0) {
+        /* Nothing is staged before the head is: headers_sent was 0. */
+        memcpy(c->out, c->head, hlen);
+        c->res->head_len = hlen;
+        c->headers_sent = 1;
+        used = hlen;
+    }
+    for (int i = 0; i < niov; i++) {
+        memcpy(c->out + used, iov[i].base, iov[i].len);
+        used += iov[i].len;
+    }
+    c->res->body_len += n;
+    c->body_out += (long long)n;
+    if (flags & GW_WRITE_FINAL) {
+        c->res->flags = flags;
+        c->active = 0;
+    }
+    return 1;
+}
+
+/* gw_unstage hands what gw_stage holds to Go, before a write that cannot be staged. */
+static int gw_unstage(gw_ctx *c)
+{
+    gw_result *r = c->res;
+    if (r == NULL || r->head_len + r->body_len == 0)
+        return GW_OK;
+    gw_iov iov = {c->out + r->head_len, r->body_len};
+    int rc = go_write(c->idx, r->head_len > 0 ? c->out : NULL, r->head_len, &iov, r->body_len > 0, 0);
+    r->head_len = r->body_len = 0;
+    return rc;
+}
+
 /* gw_send hands body pieces (and the head, the first time) to Go. */
 static int gw_send(gw_ctx *c, const gw_iov *iov, int niov, int flags)
 {
+    size_t n = 0;
+    for (int i = 0; i < niov; i++)
+        n += iov[i].len;
+    if (gw_stage(c, iov, niov, n, flags))
+        return 0;
+    c->body_out += (long long)n;
+    int rc = gw_unstage(c);
+    if (rc == GW_GONE) {
+        c->client_gone = 1;
+        if (!(flags & GW_WRITE_FINAL))
+            return -1;
+    }
     const char *head = NULL;
     size_t hlen = 0;
     if (!c->headers_sent) {
@@ -630,7 +708,7 @@ static int gw_send(gw_ctx *c, const gw_iov *iov, int niov, int flags)
     }
     if (flags & GW_WRITE_FINAL)
         c->active = 0; /* Go may reuse the body memory once it has the final write */
-    int rc = go_write(c->idx, (char *)head, hlen, (gw_iov *)iov, niov, flags);
+    rc = go_write(c->idx, (char *)head, hlen, (gw_iov *)iov, niov, flags);
     while (rc == GW_WAIT) {
         int idx = c->idx;
         Py_BEGIN_ALLOW_THREADS
@@ -1309,12 +1387,19 @@ static void gw_respond(gw_ctx *c, PyObject *result)
         gw_send(c, NULL, 0, GW_WRITE_FINAL);
 }
 
-int gw_run(int idx, const char *env, size_t env_len, const char *body, size_t body_len, int flags)
+int gw_run(int idx, const char *env, size_t env_len, const char *body, size_t body_len, int flags, char *out, size_t out_cap,
+           gw_result *res)
 {
     gw_ctx *c = gw_enter();
     if (c == NULL)
         return -1;
     c->idx = idx;
+    c->out = out;
+    c->out_cap = out_cap;
+    c->res = res;
+    res->head_len = res->body_len = 0;
+    res->flags = 0;
+    c->body_out = 0;
     ((gw_errors *)c->errors)->idx = idx;
     c->headers_set = 0;
     c->headers_sent = 0;
@@ -1358,6 +1443,8 @@ int gw_run(int idx, const char *env, size_t env_len, const char *body, size_t bo
     if (PyErr_Occurred())
         gw_log_exception(c, "unexpected pending exception");
     int n = c->errors_logged;
+    c->out = NULL;
+    c->res = NULL;
     PyEval_SaveThread();
     return n;
 }

@@ -92,6 +92,17 @@ typedef struct {
     size_t len;
 } gw_iov;
 
+/*
+ * What gw_run staged: a head (out[0:head_len]) if it was not given to
+ * go_write, then body_len body bytes. flags are go_write flags, nonzero
+ * only if the final write is staged (always GW_WRITE_FINAL then).
+ */
+typedef struct {
+    size_t head_len;
+    size_t body_len;
+    int flags;
+} gw_result;
+
 /* Options for gw_init, all strings NUL-terminated UTF-8 (filesystem encoding). */
 typedef struct {
     const char *program;      /* argv[0] of the process, becomes sys.argv[0] */
@@ -126,14 +137,21 @@ int gw_threads_started(void);
  * persistent Python thread state the first time. idx is the request slot
  * (0..threads-1) that the go_* callbacks receive. It builds the environ from the
  * packed entries, calls the application and streams the result to
- * go_write. It always ends with exactly one go_write carrying
- * GW_WRITE_FINAL, and it always calls the iterable's close(). Returns -1
+ * go_write. It always ends with exactly one write carrying
+ * GW_WRITE_FINAL (a go_write, or staged: see below), and it always calls the iterable's close(). Returns -1
  * without calling go_write only if no thread state could be created.
  * The body is body[0:body_len] unless GW_RUN_BODY_STREAM is set, in which
  * case it is read through go_read. Returns the number of Python errors
  * logged (0 for a clean request).
+ *
+ * The end of the response (the final write, and a write that completes
+ * the application's Content-Length) is staged in out[0:out_cap] instead
+ * of going to go_write whenever it fits: then *res says what is there and
+ * Go performs that write itself after gw_run returns. For most responses
+ * no callback into Go happens at all.
  */
-int gw_run(int idx, const char *env, size_t env_len, const char *body, size_t body_len, int flags);
+int gw_run(int idx, const char *env, size_t env_len, const char *body, size_t body_len, int flags, char *out, size_t out_cap,
+           gw_result *res);
 
 /* gw_finalize runs atexit handlers and finalizes the interpreter on the thread that called gw_init. */
 void gw_finalize(void);

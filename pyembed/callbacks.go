@@ -18,6 +18,7 @@ import (
 //export go_write
 func go_write(idx C.int, head *C.char, headLen C.size_t, iov *C.gw_iov, niov C.int, flags C.int) C.int {
 	t := slots[idx]
+	t.writeCallbacks++
 	var h []byte
 	if head != nil {
 		h = unsafe.Slice((*byte)(unsafe.Pointer(head)), int(headLen))

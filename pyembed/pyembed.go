@@ -83,7 +83,7 @@ func Start(o Options, app App) (*Interpreter, error) {
 	}
 	slots = make([]*Slot, o.Threads)
 	for i := range slots {
-		slots[i] = &Slot{idx: i}
+		slots[i] = &Slot{idx: i, out: make([]byte, stageSize)}
 	}
 	in := &Interpreter{finalize: make(chan chan struct{})}
 	errc := make(chan error, 1)
@@ -216,6 +216,30 @@ type Slot struct {
 	idx  int
 	ex   Exchange
 	iovs [][]byte // reused by go_write
+
+	// C stages the end of a response in out (see gw_run in bridge.h) and
+	// describes it in res; Run hands it to the Exchange after C returns.
+	out []byte
+	res C.gw_result
+
+	writeCallbacks int // go_write calls, so tests can tell staged writes from callbacks
+}
+
+// stageSize is each slot's staging buffer: a response of up to about this
+// size crosses from C to Go without a callback.
+const stageSize = 32 << 10
+
+// unstage performs the write gw_run staged, as go_write would have, but
+// with the GIL released.
+func (s *Slot) unstage(ex Exchange) {
+	hl, bl := int(s.res.head_len), int(s.res.body_len)
+	var head []byte
+	if hl > 0 {
+		head = s.out[:hl]
+	}
+	s.iovs = append(s.iovs[:0], s.out[hl:hl+bl])
+	ex.Write(head, s.iovs, int(s.res.flags))
+	clear(s.iovs)
 }
 
 // Slots returns the request slots, indexes 0..Options.Threads-1. A slot
@@ -255,7 +279,11 @@ func (s *Slot) Run(ex Exchange, env []byte, body []byte, stream, https bool) (in
 	if len(body) > 0 {
 		bodyp = (*C.char)(unsafe.Pointer(&body[0]))
 	}
-	n := C.gw_run(C.int(s.idx), envp, C.size_t(len(env)), bodyp, C.size_t(len(body)), C.int(flags))
+	n := C.gw_run(C.int(s.idx), envp, C.size_t(len(env)), bodyp, C.size_t(len(body)), C.int(flags),
+		(*C.char)(unsafe.Pointer(&s.out[0])), C.size_t(len(s.out)), &s.res)
+	if n >= 0 && (s.res.flags != 0 || s.res.head_len+s.res.body_len > 0) {
+		s.unstage(ex)
+	}
 	s.ex = nil
 	if n < 0 {
 		return 0, ErrNoThreadState

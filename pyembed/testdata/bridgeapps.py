@@ -66,3 +66,29 @@ def errors_stream(environ, start_response):
     environ["wsgi.errors"].write("two\n")
     start_response("204 No Content", [])
     return []
+
+
+def sized_list(environ, start_response):
+    """A list body of environ['SIZE'] bytes."""
+    n = int(environ["SIZE"])
+    start_response("200 OK", [("Content-Length", str(n))])
+    return [b"a" * (n // 2), b"b" * (n - n // 2)]
+
+
+def chunks_with_length(environ, start_response):
+    """Three chunks that fill the declared Content-Length, then what EXTRA says."""
+    start_response("200 OK", [("Content-Length", "9")])
+    yield b"one"
+    yield b"two"
+    yield b"six"
+    extra = environ.get("EXTRA", "")
+    if extra == "raise":
+        raise RuntimeError("after the whole body")
+    if extra:
+        yield extra.encode()
+
+
+def chunks_no_length(environ, start_response):
+    start_response("200 OK", [])
+    yield b"first"
+    yield b"second"
