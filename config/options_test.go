@@ -49,3 +49,20 @@ func TestValidateNamesEachBadOption(t *testing.T) {
 		}
 	}
 }
+
+func TestGoMaxProcsFor(t *testing.T) {
+	for _, c := range []struct{ threads, set, want int }{
+		{1, 0, 1}, {32, 0, 1}, {64, 0, 1}, {65, 0, 2}, {128, 0, 2}, {128, 1, 1}, {4, 3, 3},
+	} {
+		o := Defaults()
+		o.Threads, o.GoMaxProcs = c.threads, c.set
+		if got := o.GoMaxProcsFor(); got != c.want {
+			t.Errorf("threads %d, --go-maxprocs %d: got %d, want %d", c.threads, c.set, got, c.want)
+		}
+	}
+	o := Defaults()
+	o.GoMaxProcs = -1
+	if err := o.Validate(); err == nil {
+		t.Error("--go-maxprocs -1 was accepted")
+	}
+}

@@ -112,7 +112,7 @@ func bindFlags(f *pflag.FlagSet, o *config.Options) {
 	f.StringArrayVar(&o.HTTP, "http", o.HTTP, "HTTP listen address HOST:PORT (port 0 for a free one), unix:/path or a path (repeatable; default 127.0.0.1:8000 unless --socket is given)")
 	f.StringArrayVar(&o.HTTP, "http-socket", o.HTTP, "alias of --http")
 	f.IntVar(&o.Threads, "threads", o.Threads, "Python request threads")
-	f.IntVar(&o.GoMaxProcs, "go-maxprocs", o.GoMaxProcs, "OS threads running Go code at once per serving process (GOMAXPROCS env wins)")
+	f.IntVar(&o.GoMaxProcs, "go-maxprocs", o.GoMaxProcs, "OS threads running Go code at once per serving process; 0: 1 up to 64 --threads, else 2 (GOMAXPROCS env wins)")
 	f.IntVar(&o.Queue, "queue", o.Queue, "requests that may wait for a free Python thread before 503")
 	f.Int64Var(&o.PostBuffering, "post-buffering", o.PostBuffering, "request body bytes held in memory; larger bodies go to a temporary file")
 	f.Int64Var(&o.LimitPost, "limit-post", o.LimitPost, "largest request body in bytes (413 above it); 0 for no limit")

@@ -29,7 +29,7 @@ import (
 // serves the sockets it inherited (serveApp).
 func serve(o config.Options, link *master.Link, linkErr error, stderr io.Writer) int {
 	if os.Getenv("GOMAXPROCS") == "" {
-		runtime.GOMAXPROCS(o.GoMaxProcs)
+		runtime.GOMAXPROCS(o.GoMaxProcsFor())
 	}
 	// A client that goes away must give EPIPE, not kill the process, whatever thread (Go or C) writes.
 	signal.Ignore(syscall.SIGPIPE)
