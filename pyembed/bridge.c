@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "bridge.h"
@@ -1387,12 +1388,38 @@ static void gw_respond(gw_ctx *c, PyObject *result)
         gw_send(c, NULL, 0, GW_WRITE_FINAL);
 }
 
+/*
+ * Load counters for Go's admission control (internal/server/admission.go):
+ * how long requests waited for the GIL as they entered (counted once they
+ * have it), how long they then ran until they let it go, and how many ran
+ * (both counted as they end). Updated with the GIL held,
+ * so plain additions suffice; stored atomically for readers without it.
+ */
+static uint64_t gw_load_wait_ns, gw_load_run_ns, gw_load_runs;
+
+static uint64_t gw_now_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+void gw_load_counters(uint64_t *out)
+{
+    out[0] = __atomic_load_n(&gw_load_wait_ns, __ATOMIC_RELAXED);
+    out[1] = __atomic_load_n(&gw_load_run_ns, __ATOMIC_RELAXED);
+    out[2] = __atomic_load_n(&gw_load_runs, __ATOMIC_RELAXED);
+}
+
 int gw_run(int idx, const char *env, size_t env_len, const char *body, size_t body_len, int flags, char *out, size_t out_cap,
            gw_result *res)
 {
+    uint64_t t0 = gw_now_ns();
     gw_ctx *c = gw_enter();
     if (c == NULL)
         return -1;
+    uint64_t t1 = gw_now_ns();
+    __atomic_store_n(&gw_load_wait_ns, gw_load_wait_ns + (t1 - t0), __ATOMIC_RELAXED);
     c->idx = idx;
     c->out = out;
     c->out_cap = out_cap;
@@ -1445,6 +1472,9 @@ int gw_run(int idx, const char *env, size_t env_len, const char *body, size_t bo
     int n = c->errors_logged;
     c->out = NULL;
     c->res = NULL;
+    uint64_t t2 = gw_now_ns();
+    __atomic_store_n(&gw_load_run_ns, gw_load_run_ns + (t2 - t1), __ATOMIC_RELAXED);
+    __atomic_store_n(&gw_load_runs, gw_load_runs + 1, __ATOMIC_RELAXED);
     PyEval_SaveThread();
     return n;
 }

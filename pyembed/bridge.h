@@ -153,6 +153,14 @@ int gw_threads_started(void);
 int gw_run(int idx, const char *env, size_t env_len, const char *body, size_t body_len, int flags, char *out, size_t out_cap,
            gw_result *res);
 
+/*
+ * gw_load_counters stores, since the start: nanoseconds gw_run calls
+ * waited for the GIL on entry (added once they have it), nanoseconds they
+ * then ran inside Python (including waits there; added as they end), and
+ * how many ended.
+ */
+void gw_load_counters(uint64_t *out);
+
 /* gw_finalize runs atexit handlers and finalizes the interpreter on the thread that called gw_init. */
 void gw_finalize(void);
 

@@ -49,12 +49,14 @@ type conn struct {
 	ex      exchange
 	obs     connObs // the current request for the access log and metrics (observe.go)
 
+	slotWait chan *pyembed.Slot // where a slot comes when the request must wait for one (admission.go)
+
 	mu   sync.Mutex // guards idle against Shutdown
 	idle bool       // waiting for the first byte of a request
 }
 
 func newConn(s *Server, nc net.Conn) *conn {
-	c := &conn{srv: s, nc: nc, br: bufio.NewReaderSize(nc, readBufferSize)}
+	c := &conn{srv: s, nc: nc, br: bufio.NewReaderSize(nc, readBufferSize), slotWait: make(chan *pyembed.Slot, 1)}
 	c.remoteIP, c.remotePort = splitAddr(nc.RemoteAddr())
 	c.localIP, c.localPort = splitAddr(nc.LocalAddr())
 	if _, ok := nc.LocalAddr().(*net.UnixAddr); ok {
@@ -270,7 +272,7 @@ func (c *conn) run(ex *exchange) bool {
 		return false
 	}
 	ex.env = c.env.Bytes()
-	sl := c.srv.acquireSlot()
+	sl := c.srv.acquireSlot(c.slotWait)
 	if sl == nil {
 		ex.releaseBody()
 		c.srv.log.Warn("request refused: all python threads are busy and the queue is full", "queue", c.srv.opts.Queue, "remote", c.remoteIP)

@@ -38,7 +38,7 @@ type runningRequest struct {
 // once limit requests have been served, if limit is not 0. Call it after
 // UseSlots and before Serve.
 func (s *Server) TrackRequests(limit uint64, reached func()) {
-	s.requests = &requestTable{slots: make([]runningRequest, cap(s.slots)), limit: limit, reached: reached}
+	s.requests = &requestTable{slots: make([]runningRequest, s.pool.size), limit: limit, reached: reached}
 }
 
 // beginRun records that ex starts running Python on sl.

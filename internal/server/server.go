@@ -24,11 +24,12 @@ type Server struct {
 	log    *slog.Logger
 	limits httpwire.Limits
 
-	// slots holds the free request slots: a request takes one before it
-	// runs Python and gives it back after. waiting counts requests blocked
-	// for a slot, bounded by Options.Queue.
-	slots   chan *pyembed.Slot
-	waiting atomic.Int64
+	// pool holds the free request slots: a request takes one before it
+	// runs Python and gives it back after (admission.go). waiting counts
+	// requests blocked for a slot, bounded by Options.Queue.
+	pool          *slotPool
+	waiting       atomic.Int64
+	stopAdmission chan struct{}
 
 	draining atomic.Bool
 
@@ -62,31 +63,28 @@ func New(opts config.Options, log *slog.Logger) *Server {
 }
 
 // UseSlots makes the interpreter's request slots available to requests.
+// It starts the admission control, which Shutdown stops.
 func (s *Server) UseSlots(slots []*pyembed.Slot) {
-	s.slots = make(chan *pyembed.Slot, len(slots))
-	for _, sl := range slots {
-		s.slots <- sl
-	}
+	s.pool = newSlotPool(slots)
+	s.stopAdmission = make(chan struct{})
+	go s.runAdmission(s.stopAdmission)
 }
 
 // acquireSlot waits for a free request slot, or returns nil when
 // Options.Queue requests are already waiting (the caller answers 503).
-func (s *Server) acquireSlot() *pyembed.Slot {
-	select {
-	case sl := <-s.slots:
+// wait is the caller's own channel for the hand-over.
+func (s *Server) acquireSlot(wait chan *pyembed.Slot) *pyembed.Slot {
+	sl, ok := s.pool.take(wait, s.opts.Queue)
+	if sl != nil || !ok {
 		return sl
-	default:
 	}
-	if s.waiting.Add(1) > int64(s.opts.Queue) {
-		s.waiting.Add(-1)
-		return nil
-	}
-	sl := <-s.slots
+	s.waiting.Add(1)
+	sl = <-wait
 	s.waiting.Add(-1)
 	return sl
 }
 
-func (s *Server) releaseSlot(sl *pyembed.Slot) { s.slots <- sl }
+func (s *Server) releaseSlot(sl *pyembed.Slot) { s.pool.give(sl) }
 
 // Serve accepts connections on ln until Shutdown.
 func (s *Server) Serve(ln net.Listener) error { return s.serveProto(ln, ProtoHTTP) }
@@ -160,7 +158,9 @@ func (s *Server) untrack(c *conn) {
 // still running when ctx ended.
 func (s *Server) Shutdown(ctx context.Context) error {
 	s.mu.Lock()
-	s.draining.Store(true)
+	if !s.draining.Swap(true) && s.stopAdmission != nil {
+		close(s.stopAdmission)
+	}
 	for _, ln := range s.listeners {
 		ln.Close()
 	}
