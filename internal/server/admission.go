@@ -41,6 +41,11 @@ func (p *slotPool) take(wait chan *pyembed.Slot, maxQueue int) (*pyembed.Slot, b
 		return p.pop(), true
 	}
 	if len(p.waiters) >= maxQueue {
+		if len(p.free) > 0 {
+			// The limit is only advice: a request is refused (503)
+			// when every thread is busy, never while one is idle.
+			return p.pop(), true
+		}
 		return nil, false
 	}
 	p.waiters = append(p.waiters, wait)

@@ -62,6 +62,21 @@ func TestSlotPoolRefusesPastTheQueueBound(t *testing.T) {
 	}
 }
 
+func TestSlotPoolNeverRefusesWhileASlotIsFree(t *testing.T) {
+	p := testPool(3)
+	p.limit = 1
+	p.take(nil, 0)
+	// --queue 0: nothing may wait, but the two idle slots must still serve.
+	for i := 0; i < 2; i++ {
+		if sl, ok := p.take(make(chan *pyembed.Slot, 1), 0); sl == nil || !ok {
+			t.Fatalf("take %d was refused with a slot free", i+2)
+		}
+	}
+	if sl, ok := p.take(make(chan *pyembed.Slot, 1), 0); sl != nil || ok {
+		t.Fatal("a fourth request must be refused: every slot is out and nothing may wait")
+	}
+}
+
 func TestAdmissionShrinksWhileRequestsQueueForTheGIL(t *testing.T) {
 	p := testPool(32)
 	for i := 0; i < 20; i++ {
