@@ -35,6 +35,13 @@ type Lifecycle struct {
 	// worker. The client gets 504 (or a closed connection once the
 	// response has begun). 0 never does. Default 0.
 	Harakiri time.Duration
+	// WorkerStartTimeout is how long a worker may take to import the
+	// application and be ready. One that takes longer (an import hanging
+	// on a database, say) is killed and counts as a failed start: a
+	// rolling reload is abandoned and the old workers keep serving, a
+	// crashed worker's replacement is retried after a back-off, and a
+	// master with no worker ready yet exits. 0 waits forever. Default 60s.
+	WorkerStartTimeout time.Duration
 	// PidFile is a file the master writes its pid to at start and removes
 	// on exit. Default none.
 	PidFile string
@@ -53,7 +60,7 @@ type Lifecycle struct {
 
 // lifecycleDefaults returns the Lifecycle defaults (called from Defaults).
 func lifecycleDefaults() Lifecycle {
-	return Lifecycle{Processes: 1}
+	return Lifecycle{Processes: 1, WorkerStartTimeout: 60 * time.Second}
 }
 
 // maxProcesses bounds --processes: each worker is a whole interpreter.
@@ -76,6 +83,9 @@ func (l *Lifecycle) validate() []error {
 	}
 	if l.ReloadOnRSS < 0 {
 		bad("--reload-on-rss %d: want 0 (never) or a size in MiB", l.ReloadOnRSS)
+	}
+	if l.WorkerStartTimeout < 0 {
+		bad("--worker-start-timeout %v: want 0 (wait forever) or more", l.WorkerStartTimeout)
 	}
 	if l.Harakiri != 0 && l.Harakiri < time.Second {
 		bad("--harakiri %v: want 0 (off) or at least 1s", l.Harakiri)

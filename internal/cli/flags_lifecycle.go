@@ -14,6 +14,7 @@ import (
 func bindLifecycleFlags(f *pflag.FlagSet, o *config.Options) {
 	f.IntVar(&o.Processes, "processes", o.Processes, "worker processes, each with --threads Python threads and its own interpreter")
 	f.Var(secondsFlag{&o.Harakiri}, "harakiri", "stop a request running Python longer than this (seconds, or a duration like 90s); the client gets 504 and the worker is replaced (0: off)")
+	f.Var(secondsFlag{&o.WorkerStartTimeout}, "worker-start-timeout", "kill a worker not ready this long after it started (seconds or a duration): a reload is abandoned, a replacement retried (0: wait forever)")
 	f.IntVar(&o.MaxRequests, "max-requests", o.MaxRequests, "replace a worker after it served this many requests, without failing any (0: never)")
 	f.IntVar(&o.MaxRequestsJitter, "max-requests-jitter", o.MaxRequestsJitter, "add a random 0..N to each worker's --max-requests so they are not replaced together")
 	f.IntVar(&o.ReloadOnRSS, "reload-on-rss", o.ReloadOnRSS, "replace a worker whose resident memory exceeds this many MiB (0: never)")

@@ -95,6 +95,7 @@ func runMaster(o config.Options, stderr io.Writer) int {
 		Stdout:          os.Stdout,
 		Stderr:          stderr,
 		GracefulTimeout: o.GracefulTimeout,
+		StartTimeout:    o.WorkerStartTimeout,
 		TouchReload:     o.TouchReload,
 		PidFile:         o.PidFile,
 		UID:             o.UID,

@@ -53,6 +53,12 @@ func fakeWorker() int {
 			fmt.Fprintln(os.Stderr, "fake worker: the marker exists; failing at start-up")
 			return 1
 		}
+	case "hang-if-marker":
+		// An application import that never returns (a database that does not answer).
+		if _, err := os.Stat(os.Getenv(fakeMarker)); err == nil {
+			fmt.Fprintln(os.Stderr, "fake worker: the marker exists; hanging at start-up")
+			select {}
+		}
 	}
 	if _, ok := os.LookupEnv(EnvWorker); ok {
 		fmt.Fprintln(os.Stderr, "fake worker: Attach left", EnvWorker, "in the environment")

@@ -54,6 +54,7 @@ type Config struct {
 	Stdout, Stderr io.Writer
 
 	GracefulTimeout time.Duration // what a stopping worker has to finish its requests
+	StartTimeout    time.Duration // a worker not ready this long after its start is killed; 0: never
 	TouchReload     []string      // files whose modification reloads the workers
 	PidFile         string
 	UID, GID        string // switch to these after the sockets are bound (which they are)

@@ -508,6 +508,44 @@ func TestMasterReloadAborts(t *testing.T) {
 	}
 }
 
+func TestMasterKillsAWorkerThatHangsAtStart(t *testing.T) {
+	t.Parallel()
+	marker := filepath.Join(t.TempDir(), "hang")
+	tm := startMaster(t, Config{Processes: 1, StartTimeout: 500 * time.Millisecond}, fakeMode+"=hang-if-marker", fakeMarker+"="+marker)
+	old := tm.readyWorkers(1)
+	os.WriteFile(marker, nil, 0o644)
+	tm.m.Reload("hanging import")
+	tm.waitLog(`msg="worker not ready in time; killing it" worker=0`, 10*time.Second)
+	tm.waitLog(`msg="reload aborted: the new worker failed to start; the old workers keep serving" worker=0 reason="hanging import"`, 10*time.Second)
+	if now := tm.readyWorkers(1); now[0] != old[0] {
+		t.Errorf("worker changed from %v to %v", old, now)
+	}
+	os.Remove(marker)
+	tm.m.Reload("fixed")
+	tm.waitLog(`msg="reload complete" reason=fixed`, 10*time.Second)
+	if code := tm.stop(false); code != 0 {
+		t.Errorf("exit code %d", code)
+	}
+}
+
+func TestMasterGivesUpOnAFirstWorkerThatHangs(t *testing.T) {
+	t.Parallel()
+	marker := filepath.Join(t.TempDir(), "hang")
+	os.WriteFile(marker, nil, 0o644)
+	tm := startMaster(t, Config{Processes: 1, StartTimeout: 300 * time.Millisecond}, fakeMode+"=hang-if-marker", fakeMarker+"="+marker)
+	select {
+	case code := <-tm.code:
+		if code != 1 {
+			t.Errorf("exit code %d, want 1", code)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatalf("the master waited for a hanging worker")
+	}
+	if !strings.Contains(tm.log.String(), `msg="worker not ready in time; killing it"`) {
+		t.Errorf("log lacks the timeout:\n%s", tm.log.String())
+	}
+}
+
 func TestMasterPidFileAndTouchReload(t *testing.T) {
 	t.Parallel()
 	dir := t.TempDir()

@@ -76,7 +76,20 @@ func (m *Master) spawn(s *slot, cause string) (*proc, error) {
 		m.log.Info("worker started", "worker", p.index, "pid", p.pid, "generation", p.gen, "cause", cause)
 	}
 	go m.watch(p, r)
+	if d := m.cfg.StartTimeout; d > 0 {
+		time.AfterFunc(d, func() { m.post(func() { m.startTimedOut(p) }) })
+	}
 	return p, nil
+}
+
+// startTimedOut kills p if it is still not ready: its exit is then a
+// failed start like any other (onExit).
+func (m *Master) startTimedOut(p *proc) {
+	if p.ready || p.exited || p.stopping {
+		return
+	}
+	m.log.Error("worker not ready in time; killing it", "worker", p.index, "pid", p.pid, "generation", p.gen, "worker_start_timeout", m.cfg.StartTimeout)
+	p.cmd.Process.Signal(syscall.SIGKILL)
 }
 
 // workerEnv is env without the master's variables, which spawn sets.
