@@ -9,6 +9,8 @@ import (
 	"path/filepath"
 	"testing"
 	"time"
+
+	"golang.org/x/sys/unix"
 )
 
 // tcpPair returns both ends of a loopback TCP connection.
@@ -68,6 +70,24 @@ func TestSendFileSendsTheRange(t *testing.T) {
 		if b := <-got; !bytes.Equal(b, data[off:off+n]) {
 			t.Fatalf("size %d: client got %d bytes that differ from the file's range", size, len(b))
 		}
+	}
+}
+
+func TestSendFileLeavesNoDelayOn(t *testing.T) {
+	f, _ := patternFile(t, 3<<20)
+	srv, cli := tcpPair(t)
+	go io.Copy(io.Discard, cli)
+	if _, err := SendFile(srv, f, 0, 3<<20, 5*time.Second); err != nil {
+		t.Fatal(err)
+	}
+	rc, err := srv.(*net.TCPConn).SyscallConn()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var v int
+	rc.Control(func(fd uintptr) { v, err = unix.GetsockoptInt(int(fd), unix.IPPROTO_TCP, unix.TCP_NODELAY) })
+	if err != nil || v == 0 {
+		t.Fatalf("TCP_NODELAY is %d after a big file (err %v): the next response would wait for Nagle", v, err)
 	}
 }
 
