@@ -165,6 +165,31 @@ func (tm *testMaster) stop(immediate bool) int {
 	}
 }
 
+// wantFailure waits up to 10 s for the master to exit on its own, with 1.
+func (tm *testMaster) wantFailure(stuck string) {
+	tm.t.Helper()
+	select {
+	case code := <-tm.code:
+		if code != 1 {
+			tm.t.Errorf("exit code %d, want 1", code)
+		}
+	case <-time.After(10 * time.Second):
+		tm.t.Fatal(stuck)
+	}
+}
+
+// reloadFixed removes the marker that broke new workers, checks that the
+// next reload completes, and stops the master cleanly.
+func (tm *testMaster) reloadFixed(marker string) {
+	tm.t.Helper()
+	os.Remove(marker)
+	tm.m.Reload("fixed")
+	tm.waitLog(`msg="reload complete" reason=fixed`, 10*time.Second)
+	if code := tm.stop(false); code != 0 {
+		tm.t.Errorf("exit code %d", code)
+	}
+}
+
 func (tm *testMaster) waitLog(re string, d time.Duration) []string {
 	tm.t.Helper()
 	r := regexp.MustCompile(re)
@@ -461,14 +486,7 @@ func TestMasterBootFailure(t *testing.T) {
 	t.Parallel()
 	start := time.Now()
 	tm := startMaster(t, Config{Processes: 3}, fakeMode+"=fail")
-	select {
-	case code := <-tm.code:
-		if code != 1 {
-			t.Errorf("exit code %d, want 1", code)
-		}
-	case <-time.After(10 * time.Second):
-		t.Fatalf("the master did not give up")
-	}
+	tm.wantFailure("the master did not give up")
 	if d := time.Since(start); d > 5*time.Second {
 		t.Errorf("giving up took %v", d)
 	}
@@ -500,12 +518,7 @@ func TestMasterReloadAborts(t *testing.T) {
 	if strings.Contains(tm.log.String(), "back-off") {
 		t.Errorf("the failed reload is retried; the operator reloads again once the code is fixed")
 	}
-	os.Remove(marker)
-	tm.m.Reload("fixed")
-	tm.waitLog(`msg="reload complete" reason=fixed`, 10*time.Second)
-	if code := tm.stop(false); code != 0 {
-		t.Errorf("exit code %d", code)
-	}
+	tm.reloadFixed(marker)
 }
 
 func TestMasterKillsAWorkerThatHangsAtStart(t *testing.T) {
@@ -520,12 +533,7 @@ func TestMasterKillsAWorkerThatHangsAtStart(t *testing.T) {
 	if now := tm.readyWorkers(1); now[0] != old[0] {
 		t.Errorf("worker changed from %v to %v", old, now)
 	}
-	os.Remove(marker)
-	tm.m.Reload("fixed")
-	tm.waitLog(`msg="reload complete" reason=fixed`, 10*time.Second)
-	if code := tm.stop(false); code != 0 {
-		t.Errorf("exit code %d", code)
-	}
+	tm.reloadFixed(marker)
 }
 
 func TestMasterGivesUpOnAFirstWorkerThatHangs(t *testing.T) {
@@ -533,14 +541,7 @@ func TestMasterGivesUpOnAFirstWorkerThatHangs(t *testing.T) {
 	marker := filepath.Join(t.TempDir(), "hang")
 	os.WriteFile(marker, nil, 0o644)
 	tm := startMaster(t, Config{Processes: 1, StartTimeout: 300 * time.Millisecond}, fakeMode+"=hang-if-marker", fakeMarker+"="+marker)
-	select {
-	case code := <-tm.code:
-		if code != 1 {
-			t.Errorf("exit code %d, want 1", code)
-		}
-	case <-time.After(10 * time.Second):
-		t.Fatalf("the master waited for a hanging worker")
-	}
+	tm.wantFailure("the master waited for a hanging worker")
 	if !strings.Contains(tm.log.String(), `msg="worker not ready in time; killing it"`) {
 		t.Errorf("log lacks the timeout:\n%s", tm.log.String())
 	}
