@@ -538,6 +538,10 @@ func TestMetricsStatsAndHealth(t *testing.T) {
 		if metric(fams, "gowsgi_worker_up", "worker", w) != 1 {
 			t.Errorf("worker %s is not up", w)
 		}
+		// Idle, nothing queues for the GIL: the limit stays at --threads.
+		if lim := metric(fams, "gowsgi_python_admission_limit", "worker", w); lim != 2 {
+			t.Errorf("worker %s admission limit %v, want --threads 2", w, lim)
+		}
 	}
 	for _, name := range []string{"gowsgi_requests_in_flight", "gowsgi_queue_depth"} {
 		if _, ok := promcheck.Value(fams, name); !ok {

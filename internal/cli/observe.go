@@ -126,6 +126,7 @@ func observe(o config.Options, srv *server.Server, lg *logging.Logs, app pyembed
 		Ready:     func() bool { return !srv.Draining() },
 		Draining:  srv.Draining,
 		Queue:     srv.QueueDepth,
+		Admission: srv.AdmissionLimit,
 		GC:        pyembed.GCCollections,
 	}
 	var stops []func()

@@ -45,6 +45,7 @@ type WorkerView struct {
 	Threads       int               `json:"threads"`
 	Busy          int               `json:"busy"`
 	Queue         int               `json:"queue"`
+	Admission     int               `json:"admission"` // the admission control's limit, at most Threads
 	InFlight      int               `json:"in_flight"`
 	RSSBytes      uint64            `json:"rss_bytes"`
 	GCCollections []uint64          `json:"gc_collections"`
@@ -268,7 +269,7 @@ func fillWorker(v *WorkerView, s *WorkerStats) {
 	if n := counts.Latency.Count(); n > 0 {
 		v.AvgSeconds = counts.Latency.Sum / float64(n)
 	}
-	v.Threads, v.Busy, v.Queue, v.InFlight = s.Threads, s.Busy, s.Queue, s.InFlight
+	v.Threads, v.Busy, v.Queue, v.InFlight, v.Admission = s.Threads, s.Busy, s.Queue, s.InFlight, s.Admission
 	v.RSSBytes, v.GCCollections, v.Slots = s.RSSBytes, s.GCCollections, s.Slots
 	switch {
 	case !v.Ready: // the master's view wins: it knows about reloads

@@ -160,6 +160,10 @@ func writeProm(st *Stats, workers int) []byte {
 		w.sample("gowsgi_python_threads", float64(v.Busy), "worker", idx, "state", "busy")
 		w.sample("gowsgi_python_threads", float64(v.Threads-v.Busy), "worker", idx, "state", "idle")
 	}
+	w.family("gowsgi_python_admission_limit", "gauge", "Requests each worker lets run Python at once right now: --threads, lowered while requests queue for the GIL.")
+	for _, v := range up {
+		w.sample("gowsgi_python_admission_limit", float64(v.Admission), "worker", strconv.Itoa(v.Index))
+	}
 	w.family("gowsgi_worker_resident_memory_bytes", "gauge", "Resident memory of each worker process.")
 	for _, v := range up {
 		w.count("gowsgi_worker_resident_memory_bytes", v.RSSBytes, "worker", strconv.Itoa(v.Index))

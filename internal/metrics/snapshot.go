@@ -132,6 +132,7 @@ type WorkerStats struct {
 	Threads   int       `json:"threads"`
 	Busy      int       `json:"busy"`
 	Queue     int       `json:"queue"`
+	Admission int       `json:"admission"` // requests allowed to run Python at once right now
 	InFlight  int       `json:"in_flight"`
 	RSSBytes  uint64    `json:"rss_bytes"`
 	// GCCollections is gc.get_stats()[i]["collections"] per generation.

@@ -27,6 +27,9 @@ type Worker struct {
 	Ready    func() bool // the application is imported and requests are accepted
 	Draining func() bool // the process is shutting down
 	Queue    func() int  // requests waiting for a free Python thread
+	// Admission is how many requests may run Python at once right now
+	// (the admission control's limit, at most Threads).
+	Admission func() int
 	// GC reads Python's garbage collections per generation. It takes the
 	// GIL, so it runs at most once at a time, and never after Close.
 	GC func() ([]uint64, error)
@@ -61,6 +64,9 @@ func (w *Worker) Snapshot() *WorkerStats {
 	}
 	if w.Queue != nil {
 		s.Queue = w.Queue()
+	}
+	if w.Admission != nil {
+		s.Admission = w.Admission()
 	}
 	w.Rec.read(s, now)
 	s.GCCollections = w.gcCollections()

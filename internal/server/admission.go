@@ -79,10 +79,10 @@ func (p *slotPool) admit() {
 	}
 }
 
-func (p *slotPool) queued() int {
+func (p *slotPool) currentLimit() int {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	return len(p.waiters)
+	return p.limit
 }
 
 // adjust moves the limit after one period in which requests waited wait

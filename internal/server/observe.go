@@ -58,6 +58,9 @@ func (s *Server) Observe(rec *metrics.Recorder, access *accesslog.Logger) {
 // QueueDepth is how many requests wait for a free Python thread.
 func (s *Server) QueueDepth() int { return int(max(0, s.waiting.Load())) }
 
+// AdmissionLimit is how many requests may run Python at once right now (admission.go).
+func (s *Server) AdmissionLimit() int { return s.pool.currentLimit() }
+
 // connObs is a connection's view of its current request for the hooks.
 type connObs struct {
 	in       countingReader // reads from the connection, counted
