@@ -165,6 +165,25 @@ func launch(t *testing.T, args ...string) *server {
 // it in failures.
 func startCmd(t *testing.T, cmd *exec.Cmd, what string) *server {
 	t.Helper()
+	s := spawn(t, cmd, what)
+	t.Cleanup(func() { s.stop(t) })
+	s.awaitReady(t, what, startTimeout, s.log.String, s.listening)
+	return s
+}
+
+// listening reports whether log has the HTTP listening line, and takes its address.
+func (s *server) listening(log string) bool {
+	if m := listeningRe.FindStringSubmatch(log); m != nil {
+		s.addr = m[1]
+		return true
+	}
+	return false
+}
+
+// spawn starts cmd with its stdout and stderr in the server's log and
+// notes its exit; the caller registers the cleanup and waits for readiness.
+func spawn(t *testing.T, cmd *exec.Cmd, what string) *server {
+	t.Helper()
 	s := &server{log: &syncBuffer{}, exited: make(chan struct{}), threads: 1, cmd: cmd}
 	s.cmd.Stdout = s.log
 	s.cmd.Stderr = s.log
@@ -175,23 +194,43 @@ func startCmd(t *testing.T, cmd *exec.Cmd, what string) *server {
 		s.waitErr = s.cmd.Wait()
 		close(s.exited)
 	}()
-	t.Cleanup(func() { s.stop(t) })
-	deadline := time.Now().Add(startTimeout)
-	for s.addr == "" {
-		if m := listeningRe.FindStringSubmatch(s.log.String()); m != nil {
-			s.addr = m[1]
-			break
-		}
+	return s
+}
+
+// awaitReady polls log (every 10 ms, for up to timeout) until ready says
+// the server is up; it fails the test if the process exits first.
+func (s *server) awaitReady(t *testing.T, what string, timeout time.Duration, log func() string, ready func(log string) bool) {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	for !ready(log()) {
 		select {
 		case <-s.exited:
-			t.Fatalf("%s exited before listening (%v); log:\n%s", what, s.waitErr, s.log)
+			t.Fatalf("%s exited before listening (%v); log:\n%s", what, s.waitErr, log())
 		case <-time.After(10 * time.Millisecond):
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("%s was not listening after %v; log:\n%s", what, startTimeout, s.log)
+			t.Fatalf("%s was not listening after %v; log:\n%s", what, timeout, log())
 		}
 	}
-	return s
+}
+
+// killAtEnd registers a cleanup for a test that stops the server itself:
+// a server still running is killed, and log is checked for data races.
+func (s *server) killAtEnd(t *testing.T, log func() string) {
+	t.Cleanup(func() {
+		select {
+		case <-s.exited:
+		default:
+			s.cmd.Process.Kill()
+			<-s.exited
+		}
+		if strings.Contains(log(), "WARNING: DATA RACE") {
+			t.Errorf("the race detector found a data race in the server")
+		}
+		if t.Failed() {
+			t.Logf("server log:\n%s", log())
+		}
+	})
 }
 
 // stop sends SIGTERM and requires a clean exit (status 0) within stopTimeout,

@@ -30,12 +30,8 @@ import (
 // lcServer is a gowsgi master started by a lifecycle test, which stops it
 // itself (the harness's server requires a SIGTERM at the end).
 type lcServer struct {
-	t       *testing.T
-	addr    string
-	log     *syncBuffer
-	cmd     *exec.Cmd
-	exited  chan struct{}
-	waitErr error
+	t *testing.T
+	*server
 }
 
 // startLC runs gowsgi with lifecycle_app and args in dir (testapps when
@@ -46,47 +42,12 @@ func startLC(t *testing.T, dir string, env []string, args ...string) *lcServer {
 	if dir == "" {
 		dir = appsDir
 	}
-	s := &lcServer{t: t, log: &syncBuffer{}, exited: make(chan struct{})}
 	args = append([]string{"--chdir", dir, "--http", "127.0.0.1:0", "--module", "lifecycle_app", "--graceful-timeout", "5s"}, args...)
-	s.cmd = command(context.Background(), args...)
-	s.cmd.Env = append(s.cmd.Env, env...)
-	s.cmd.Stdout, s.cmd.Stderr = s.log, s.log
-	if err := s.cmd.Start(); err != nil {
-		t.Fatalf("starting gowsgi: %v", err)
-	}
-	go func() {
-		s.waitErr = s.cmd.Wait()
-		close(s.exited)
-	}()
-	t.Cleanup(func() {
-		select {
-		case <-s.exited:
-		default:
-			s.cmd.Process.Kill()
-			<-s.exited
-		}
-		if strings.Contains(s.log.String(), "WARNING: DATA RACE") {
-			t.Errorf("the race detector found a data race")
-		}
-		if t.Failed() {
-			t.Logf("server log:\n%s", s.log)
-		}
-	})
-	deadline := time.Now().Add(startTimeout)
-	for s.addr == "" {
-		if m := listeningRe.FindStringSubmatch(s.log.String()); m != nil {
-			s.addr = m[1]
-			break
-		}
-		select {
-		case <-s.exited:
-			t.Fatalf("gowsgi exited before listening (%v); log:\n%s", s.waitErr, s.log)
-		case <-time.After(10 * time.Millisecond):
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("gowsgi was not listening after %v; log:\n%s", startTimeout, s.log)
-		}
-	}
+	cmd := command(context.Background(), args...)
+	cmd.Env = append(cmd.Env, env...)
+	s := &lcServer{t: t, server: spawn(t, cmd, "gowsgi")}
+	s.killAtEnd(t, s.log.String)
+	s.awaitReady(t, "gowsgi", startTimeout, s.log.String, s.listening)
 	return s
 }
 

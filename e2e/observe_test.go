@@ -68,48 +68,22 @@ func startObserved(t *testing.T, args ...string) *observed {
 // the cleanup only kills a server still running and checks for races).
 func launchObserved(t *testing.T, ready *regexp.Regexp, logFile string, managed bool, args ...string) *observed {
 	t.Helper()
-	s := &server{log: &syncBuffer{}, exited: make(chan struct{}), threads: 1}
 	args = append([]string{"--chdir", appsDir, "--http", "127.0.0.1:0", "--module", "observe_app", "--graceful-timeout", "5s"}, args...)
-	s.cmd = command(context.Background(), args...)
-	s.cmd.Stdout, s.cmd.Stderr = s.log, s.log
-	if err := s.cmd.Start(); err != nil {
-		t.Fatalf("starting gowsgi: %v", err)
-	}
-	go func() {
-		s.waitErr = s.cmd.Wait()
-		close(s.exited)
-	}()
+	what := "gowsgi " + strings.Join(args, " ")
+	s := spawn(t, command(context.Background(), args...), what)
 	o := &observed{server: s, logFile: logFile}
 	if managed {
 		t.Cleanup(func() { s.stop(t) })
 	} else {
-		t.Cleanup(func() {
-			select {
-			case <-s.exited:
-			default:
-				s.cmd.Process.Kill()
-				<-s.exited
-			}
-			if strings.Contains(o.text(), "WARNING: DATA RACE") {
-				t.Errorf("the race detector found a data race in the server:\n%s", o.text())
-			}
-		})
+		s.killAtEnd(t, o.text)
 	}
-	deadline := time.Now().Add(startTimeout)
-	for {
-		if m := ready.FindStringSubmatch(o.text()); m != nil {
+	s.awaitReady(t, what, startTimeout, o.text, func(log string) bool {
+		if m := ready.FindStringSubmatch(log); m != nil {
 			s.addr = m[1]
-			break
+			return true
 		}
-		select {
-		case <-s.exited:
-			t.Fatalf("gowsgi %s exited before listening (%v); log:\n%s", strings.Join(args, " "), s.waitErr, o.text())
-		case <-time.After(10 * time.Millisecond):
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("gowsgi %s was not listening after %v; log:\n%s", strings.Join(args, " "), startTimeout, o.text())
-		}
-	}
+		return false
+	})
 	if m := statsListeningRe.FindStringSubmatch(o.text()); m != nil {
 		o.stats = m[1]
 	}

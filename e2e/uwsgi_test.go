@@ -66,48 +66,32 @@ func launchWith(t *testing.T, env []string, args ...string) (*appServer, listene
 			want++
 		}
 	}
-	s := &server{log: &syncBuffer{}, exited: make(chan struct{}), threads: 1}
-	a := &appServer{server: s}
 	args = append([]string{"--chdir", appsDir}, args...)
-	s.cmd = exec.Command(binPath, args...)
-	s.cmd.Env = append(os.Environ(), env...)
-	s.cmd.Stdout = s.log
-	s.cmd.Stderr = s.log
-	if err := s.cmd.Start(); err != nil {
-		t.Fatalf("starting gowsgi: %v", err)
-	}
-	go func() {
-		s.waitErr = s.cmd.Wait()
-		close(s.exited)
-	}()
+	cmd := exec.Command(binPath, args...)
+	cmd.Env = append(os.Environ(), env...)
+	what := "gowsgi " + strings.Join(args, " ")
+	s := spawn(t, cmd, what)
+	a := &appServer{server: s}
 	t.Cleanup(func() {
 		if !a.stopped {
 			s.stop(t)
 		}
 	})
-	deadline := time.Now().Add(launchTimeout)
-	for {
-		ms := listeningAnyRe.FindAllStringSubmatch(s.log.String(), -1)
-		if len(ms) >= want {
-			ls := listeners{}
-			for _, m := range ms {
-				ls[m[2]] = append(ls[m[2]], m[1])
-			}
-			if h := ls["http"]; len(h) > 0 && !strings.HasPrefix(h[0], "unix:") {
-				s.addr = h[0]
-			}
-			a.ls = ls
-			return a, ls
+	s.awaitReady(t, what, launchTimeout, s.log.String, func(log string) bool {
+		ms := listeningAnyRe.FindAllStringSubmatch(log, -1)
+		if len(ms) < want {
+			return false
 		}
-		select {
-		case <-s.exited:
-			t.Fatalf("gowsgi %s exited before listening (%v); log:\n%s", strings.Join(args, " "), s.waitErr, s.log)
-		case <-time.After(10 * time.Millisecond):
+		a.ls = listeners{}
+		for _, m := range ms {
+			a.ls[m[2]] = append(a.ls[m[2]], m[1])
 		}
-		if time.Now().After(deadline) {
-			t.Fatalf("gowsgi %s was not listening after %v; log:\n%s", strings.Join(args, " "), launchTimeout, s.log)
+		if h := a.ls["http"]; len(h) > 0 && !strings.HasPrefix(h[0], "unix:") {
+			s.addr = h[0]
 		}
-	}
+		return true
+	})
+	return a, a.ls
 }
 
 // runFailing runs gowsgi with args, which must make it fail at start,
