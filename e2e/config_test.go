@@ -1,9 +1,6 @@
 package e2e
 
 import (
-	"bytes"
-	"context"
-	"errors"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -34,29 +31,7 @@ type pyInfo struct {
 // imports the application, which takes a moment under the race detector).
 func runIn(t *testing.T, dir string, env []string, args ...string) (code int, stdout, stderr string) {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
-	defer cancel()
-	cmd := command(ctx, args...)
-	cmd.Dir = dir
-	cmd.Env = append(cmd.Env, env...)
-	var out, errb bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &out, &errb
-	err := cmd.Run()
-	if ctx.Err() != nil {
-		t.Fatalf("gowsgi %s did not exit within 20 s; stderr:\n%s", strings.Join(args, " "), errb.String())
-	}
-	var ee *exec.ExitError
-	switch {
-	case err == nil:
-	case errors.As(err, &ee):
-		code = ee.ExitCode()
-	default:
-		t.Fatalf("running gowsgi: %v", err)
-	}
-	if strings.Contains(errb.String(), "WARNING: DATA RACE") {
-		t.Errorf("the race detector found a data race:\n%s", errb.String())
-	}
-	return code, out.String(), errb.String()
+	return runExit(t, 20*time.Second, dir, env, args...)
 }
 
 // startIn starts the binary with exactly args (no --chdir or --http added:

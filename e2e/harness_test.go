@@ -150,6 +150,36 @@ func command(ctx context.Context, args ...string) *exec.Cmd {
 	return cmd
 }
 
+// runExit runs the binary with exactly args in dir (the test's own
+// directory when ""), env added, and requires it to exit within limit. It
+// returns the exit status and the output, and fails on a data race.
+func runExit(t *testing.T, limit time.Duration, dir string, env []string, args ...string) (code int, stdout, stderr string) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), limit)
+	defer cancel()
+	cmd := command(ctx, args...)
+	cmd.Dir = dir
+	cmd.Env = append(cmd.Env, env...)
+	var out, errb bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &errb
+	err := cmd.Run()
+	if ctx.Err() != nil {
+		t.Fatalf("gowsgi %s did not exit within %v; stderr:\n%s", strings.Join(args, " "), limit, errb.String())
+	}
+	var ee *exec.ExitError
+	switch {
+	case err == nil:
+	case errors.As(err, &ee):
+		code = ee.ExitCode()
+	default:
+		t.Fatalf("running gowsgi: %v", err)
+	}
+	if strings.Contains(errb.String(), "WARNING: DATA RACE") {
+		t.Errorf("the race detector found a data race:\n%s", errb.String())
+	}
+	return code, out.String(), errb.String()
+}
+
 var listeningRe = regexp.MustCompile(`level=INFO msg=listening addr=(\S+) proto=http`)
 
 // launch starts the binary with args plus --chdir and --http, waits for the

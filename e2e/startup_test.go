@@ -1,9 +1,6 @@
 package e2e
 
 import (
-	"bytes"
-	"context"
-	"errors"
 	"os/exec"
 	"regexp"
 	"strings"
@@ -19,28 +16,7 @@ func runToExit(t *testing.T, chdir bool, args ...string) (code int, stdout, stde
 	if chdir {
 		args = append([]string{"--chdir", appsDir, "--http", "127.0.0.1:0"}, args...)
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	cmd := command(ctx, args...)
-	var out, errb bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &out, &errb
-	err := cmd.Run()
-	if ctx.Err() != nil {
-		t.Fatalf("gowsgi %s did not exit within 5 s; stderr:\n%s", strings.Join(args, " "), errb.String())
-	}
-	var ee *exec.ExitError
-	switch {
-	case err == nil:
-		code = 0
-	case errors.As(err, &ee):
-		code = ee.ExitCode()
-	default:
-		t.Fatalf("running gowsgi: %v", err)
-	}
-	if strings.Contains(errb.String(), "WARNING: DATA RACE") {
-		t.Errorf("the race detector found a data race:\n%s", errb.String())
-	}
-	return code, out.String(), errb.String()
+	return runExit(t, 5*time.Second, "", nil, args...)
 }
 
 // checkStartupFailure requires a bad app to stop the server at once with
