@@ -1,6 +1,7 @@
 package config
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"math"
@@ -50,7 +51,26 @@ func fileLayer(f *Flags, path string) (*layer, error) {
 		}
 		return nil, fmt.Errorf("%s: %v", path, err)
 	}
-	l := newLayer(KindFile, path)
+	return viperLayer(f, v, KindFile, path)
+}
+
+// settingsLayer reads Report.Settings: the options a master read from its
+// configuration files, handed to its workers.
+func settingsLayer(f *Flags, settings []byte) (*layer, error) {
+	v := viper.New()
+	v.SetConfigType("yaml")
+	if err := v.ReadConfig(bytes.NewReader(settings)); err != nil {
+		return nil, fmt.Errorf("%s: %v", settingsName, err)
+	}
+	return viperLayer(f, v, KindFile, settingsName)
+}
+
+// settingsName is where a worker's options from Sources.Settings come from.
+const settingsName = "the master's configuration"
+
+// viperLayer turns the keys viper read from path into a layer of kind.
+func viperLayer(f *Flags, v *viper.Viper, kind, path string) (*layer, error) {
+	l := newLayer(kind, path)
 	var errs []error
 	bad := func(format string, args ...any) {
 		errs = append(errs, fmt.Errorf("%s: "+format, append([]any{path}, args...)...))

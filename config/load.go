@@ -1,6 +1,7 @@
 package config
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -40,6 +41,11 @@ type Sources struct {
 	// each other (the master to its workers); they are not options and
 	// are never reported as unknown.
 	Internal []string
+	// Settings, when not nil, stands in for ConfigFile and Ini: the
+	// options a worker's master read from them (Report.Settings), so that
+	// every worker runs with its master's configuration even after the
+	// files changed on disk (uWSGI and gunicorn workers get it by fork).
+	Settings []byte
 }
 
 // Report is the outcome of Load: where each option's value came from, and
@@ -76,7 +82,13 @@ func Load(fs *pflag.FlagSet, src Sources) (*Report, error) {
 	errs = append(errs, err)
 	r.Notes = append(r.Notes, notes...)
 	layers = append(layers, env)
-	if src.ConfigFile != "" {
+	if src.Settings != nil {
+		l, err := settingsLayer(f, src.Settings)
+		if err != nil {
+			return nil, err
+		}
+		layers = append(layers, l)
+	} else if src.ConfigFile != "" {
 		l, err := fileLayer(f, src.ConfigFile)
 		if err != nil {
 			errs = append(errs, err)
@@ -84,7 +96,7 @@ func Load(fs *pflag.FlagSet, src Sources) (*Report, error) {
 			layers = append(layers, l)
 		}
 	}
-	if src.Ini != "" {
+	if src.Ini != "" && src.Settings == nil {
 		l, notes, err := iniLayer(f, src.Ini, src.Getenv)
 		if err != nil {
 			errs = append(errs, err)
@@ -156,6 +168,24 @@ func (r *Report) Print(w io.Writer) {
 	for _, n := range r.Notes {
 		fmt.Fprintf(w, "# %s %s\n", n.Kind, n)
 	}
+}
+
+// Settings renders the options whose values came from the configuration
+// file or the ini file as YAML for Sources.Settings, or returns nil when
+// there were no files. Flags and GOWSGI_ variables are not in it: a worker
+// has the same ones.
+func (r *Report) Settings() []byte {
+	if r.Sources.ConfigFile == "" && r.Sources.Ini == "" && r.Sources.Settings == nil {
+		return nil
+	}
+	var b bytes.Buffer
+	b.WriteString("# the options gowsgi read from its configuration files\n")
+	r.flags.Each(func(fl *pflag.Flag) {
+		if k := r.Origins[fl.Name].Kind; k == KindFile || k == KindIni {
+			fmt.Fprintf(&b, "%s: %s\n", fl.Name, yamlValue(fl))
+		}
+	})
+	return b.Bytes()
 }
 
 // yamlValue renders a flag's value as YAML that reads back into the same

@@ -338,3 +338,42 @@ func TestSuggest(t *testing.T) {
 		}
 	}
 }
+
+// A worker given its master's Settings ends with the master's options,
+// whatever the files say by then, and reads neither file.
+func TestSettingsStandInForTheFiles(t *testing.T) {
+	ini := writeFile(t, "app.ini", "[uwsgi]\nmodule = from.ini\nenv = A=\"x y\"\nenv = B=2\nharakiri = 9\n")
+	yaml := writeFile(t, "c.yaml", "threads: 4\nhttp: [\":2\", \":3\"]\nprocesses: 5\n")
+	environ := []string{"GOWSGI_PROCESSES=6"}
+	fs, o := newTestFlags(t, "--callable", "app")
+	r := mustLoad(t, fs, Sources{ConfigFile: yaml, Ini: ini, Environ: environ})
+	settings := r.Settings()
+	text := string(settings)
+	for _, want := range []string{"module: \"from.ini\"\n", "threads: 4\n", "harakiri: \"9s\"\n", "env: [\"A=\\\"x y\\\"\", \"B=2\"]\n"} {
+		if !strings.Contains(text, want) {
+			t.Errorf("settings lack %q:\n%s", want, text)
+		}
+	}
+	for _, unwanted := range []string{"processes", "callable", "vacuum"} { // env, flag, default
+		if strings.Contains(text, unwanted) {
+			t.Errorf("settings hold %s, which a worker gets from its own environment, arguments or defaults:\n%s", unwanted, text)
+		}
+	}
+	// The files change (and one goes away) before the worker starts.
+	if err := os.WriteFile(ini, []byte("[uwsgi]\nmodule = changed\nthreads = 99\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	os.Remove(yaml)
+	fs2, o2 := newTestFlags(t, "--callable", "app")
+	mustLoad(t, fs2, Sources{ConfigFile: yaml, Ini: ini, Environ: environ, Settings: settings})
+	if a, b := fmt.Sprintf("%+v", *o), fmt.Sprintf("%+v", *o2); a != b {
+		t.Errorf("the worker's options differ from the master's:\n master %s\n worker %s", a, b)
+	}
+	if s := (&Report{}).Settings(); s != nil {
+		t.Errorf("settings without configuration files: %q, want nil", s)
+	}
+	fs3, _ := newTestFlags(t)
+	if msg := loadErr(t, fs3, Sources{Settings: []byte("threads: [1, 2]\n")}); !strings.Contains(msg, "takes one value") {
+		t.Errorf("bad settings: %s", msg)
+	}
+}

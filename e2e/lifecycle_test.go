@@ -100,6 +100,7 @@ type reply struct {
 	UID     int    `json:"uid"`
 	GID     int    `json:"gid"`
 	Version string `json:"version"`
+	Tag     string `json:"tag"`
 }
 
 // fetch does one request; fresh uses a connection of its own (closed
@@ -880,5 +881,95 @@ func TestLifecyclePrivileges(t *testing.T) {
 	}
 	if _, err := os.Stat(pidfile); !os.IsNotExist(err) {
 		t.Errorf("the pid file is still there after the exit (%v)", err)
+	}
+}
+
+// TestLifecycleConfigFileChangesWaitForReload: a worker that comes back
+// after a crash runs with its siblings' options even though the
+// configuration file was edited meanwhile (or broken); SIGHUP takes the
+// file as it is then, and a broken file abandons the reload.
+func TestLifecycleConfigFileChangesWaitForReload(t *testing.T) {
+	t.Parallel()
+	conf := filepath.Join(t.TempDir(), "gowsgi.yaml")
+	writeConf := func(text string) {
+		tmp := conf + ".tmp"
+		writeText(t, tmp, text)
+		if err := os.Rename(tmp, conf); err != nil {
+			t.Fatal(err)
+		}
+	}
+	writeConf("processes: 2\nthreads: 2\nenv: [\"LIFECYCLE_TAG=one\"]\n")
+	s := startLC(t, "", nil, "--config", conf)
+	workers := s.waitWorkers(2)
+	// tagsFrom asks until pid answered (fresh connections land on either
+	// worker) and returns every tag seen.
+	tagsFrom := func(pid int) map[string]bool {
+		t.Helper()
+		tags := map[string]bool{}
+		deadline := time.Now().Add(10 * time.Second)
+		for seen := false; !seen; {
+			r, _, err := fetch(freshClient(), "http://"+s.addr+"/work")
+			if err != nil {
+				t.Fatal(err)
+			}
+			tags[r.Tag] = true
+			seen = r.PID == pid
+			if time.Now().After(deadline) {
+				t.Fatalf("pid %d never answered", pid)
+			}
+		}
+		return tags
+	}
+	if tags := tagsFrom(workers[1][0]); len(tags) != 1 || !tags["one"] {
+		t.Fatalf("tags %v at start, want one", tags)
+	}
+
+	// Edited, then a worker dies: it comes back with tag one.
+	writeConf("processes: 2\nthreads: 2\nenv: [\"LIFECYCLE_TAG=two\"]\n")
+	respawned := func(victim int) int {
+		t.Helper()
+		before := len(s.readyWorkers()[0])
+		if err := syscall.Kill(victim, syscall.SIGKILL); err != nil {
+			t.Fatal(err)
+		}
+		for deadline := time.Now().Add(20 * time.Second); time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
+			if pids := s.readyWorkers()[0]; len(pids) > before {
+				return pids[len(pids)-1]
+			}
+		}
+		t.Fatalf("worker 0 did not come back after SIGKILL")
+		return 0
+	}
+	pid := respawned(workers[0][0])
+	if tags := tagsFrom(pid); len(tags) != 1 || !tags["one"] {
+		t.Fatalf("tags %v after a respawn with the file edited, want only one", tags)
+	}
+
+	// SIGHUP takes the file: every worker answers two.
+	s.signal(syscall.SIGHUP)
+	s.waitLog(regexp.MustCompile(`msg="reload complete" reason="signal SIGHUP"`), 20*time.Second)
+	if !strings.Contains(s.log.String(), `msg="configuration files changed: workers started from now on take the new options"`) {
+		t.Error("the reload did not log that the configuration changed")
+	}
+	ready := s.readyWorkers()
+	if tags := tagsFrom(ready[0][len(ready[0])-1]); len(tags) != 1 || !tags["two"] {
+		t.Fatalf("tags %v after SIGHUP, want only two", tags)
+	}
+	if tags := tagsFrom(ready[1][len(ready[1])-1]); len(tags) != 1 || !tags["two"] {
+		t.Fatalf("tags %v after SIGHUP, want only two", tags)
+	}
+
+	// A broken file: the reload is abandoned, and a crashed worker still comes back.
+	writeConf("processes: 2\nthreads: 0\nenv: [\"LIFECYCLE_TAG=three\"]\n")
+	s.signal(syscall.SIGHUP)
+	s.waitLog(regexp.MustCompile(`msg="reload aborted: the new worker failed to start; the old workers keep serving"`), 20*time.Second)
+	ready = s.readyWorkers()
+	pid = respawned(ready[0][len(ready[0])-1])
+	if tags := tagsFrom(pid); len(tags) != 1 || !tags["two"] {
+		t.Fatalf("tags %v after a respawn with the file broken, want only two", tags)
+	}
+	s.signal(syscall.SIGTERM)
+	if code := s.wait(stopTimeout); code != 0 {
+		t.Errorf("exit code %d after SIGTERM, want 0", code)
 	}
 }

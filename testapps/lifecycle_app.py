@@ -1,8 +1,9 @@
 """For the process lifecycle tests (e2e/lifecycle_test.go).
 
 Every response is JSON naming the worker process that served it (pid,
-uid, gid) and VERSION, which the reload test rewrites in a copy of this
-file. Query parameters make a request slow, stuck, busy or big:
+uid, gid), VERSION, which the reload test rewrites in a copy of this
+file, and the LIFECYCLE_TAG variable (set with --env in a configuration
+file). Query parameters make a request slow, stuck, busy or big:
 
   /work?ms=N        sleep N milliseconds, then answer
   /sleep?s=N        time.sleep(N): blocked in C, where an asynchronous
@@ -62,6 +63,7 @@ def application(environ, start_response):
         "uid": os.getuid(),
         "gid": os.getgid(),
         "version": VERSION,
+        "tag": os.environ.get("LIFECYCLE_TAG", ""),
         "path": path,
     }).encode()
     start_response("200 OK", [("Content-Type", "application/json"), ("Content-Length", str(len(body)))])

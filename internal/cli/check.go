@@ -46,7 +46,7 @@ func runCheck(fs *pflag.FlagSet, o *config.Options, args []string, stdout, stder
 		fmt.Fprintf(stderr, "gowsgi check: %v\n", err)
 		return code
 	}
-	rep, err := loadConfig(fs, args)
+	rep, err := loadConfig(fs, args, nil)
 	if err != nil {
 		return fail(ExitUsage, err)
 	}

@@ -42,11 +42,17 @@ func Main(args []string, stdout, stderr io.Writer) int {
 		SilenceUsage:  true,
 		SilenceErrors: true,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			// A worker reads the master's configuration again, quietly (flags_config.go).
-			if done, err := configure(cmd.Flags(), &opts, args, link != nil || linkErr != nil, stdout, stderr); done || err != nil {
+			// A worker reads the master's configuration again, quietly,
+			// with what the master read from the files (flags_config.go).
+			var settings []byte
+			if link != nil {
+				settings = link.Settings
+			}
+			fromFiles, done, err := configure(cmd.Flags(), &opts, args, link != nil || linkErr != nil, settings, stdout, stderr)
+			if done || err != nil {
 				return err
 			}
-			code = serve(opts, link, linkErr, stderr)
+			code = serve(opts, fromFiles, link, linkErr, stderr)
 			return nil
 		},
 	}

@@ -48,9 +48,10 @@ func configArgs(cmd *cobra.Command, args []string) error {
 // loadConfig applies the environment, the configuration file and the ini
 // file to the flags the command line left alone (config.Load). The files
 // come from --config and --ini, else a positional argument, else
-// GOWSGI_CONFIG and GOWSGI_INI.
-func loadConfig(fs *pflag.FlagSet, args []string) (*config.Report, error) {
-	src := config.Sources{}
+// GOWSGI_CONFIG and GOWSGI_INI. A worker passes the settings its master
+// read from them (master.Link.Settings), which stand in for the files.
+func loadConfig(fs *pflag.FlagSet, args []string, settings []byte) (*config.Report, error) {
+	src := config.Sources{Settings: settings}
 	src.ConfigFile, _ = fs.GetString(config.FlagConfig)
 	src.Ini, _ = fs.GetString(config.FlagIni)
 	if len(args) == 1 {
@@ -75,7 +76,7 @@ func loadConfig(fs *pflag.FlagSet, args []string) (*config.Report, error) {
 	}
 	// The master passes its workers these; they are not options. (A
 	// worker's master.Attach has removed most of them by now.)
-	src.Internal = []string{master.EnvWorker, master.EnvGeneration, master.EnvListenFDs, master.EnvMasterFD, master.EnvControlSocket}
+	src.Internal = []string{master.EnvWorker, master.EnvGeneration, master.EnvListenFDs, master.EnvMasterFD, master.EnvControlSocket, master.EnvSettings}
 	return config.Load(fs, src)
 }
 
@@ -83,24 +84,25 @@ func loadConfig(fs *pflag.FlagSet, args []string) (*config.Report, error) {
 // print the result for --print-config (done), else log the options that
 // set nothing (unless worker: a worker runs with its master's arguments,
 // and the master has listed them), then normalize and validate. Errors
-// are usage errors.
-func configure(fs *pflag.FlagSet, o *config.Options, args []string, worker bool, stdout, stderr io.Writer) (done bool, err error) {
-	rep, err := loadConfig(fs, args)
+// are usage errors. It returns what the configuration files set
+// (config.Report.Settings), for the workers.
+func configure(fs *pflag.FlagSet, o *config.Options, args []string, worker bool, settings []byte, stdout, stderr io.Writer) (fromFiles []byte, done bool, err error) {
+	rep, err := loadConfig(fs, args, settings)
 	if err != nil {
-		return false, usageError{err}
+		return nil, false, usageError{err}
 	}
 	if p, _ := fs.GetBool(config.FlagPrintConfig); p {
 		rep.Print(stdout)
-		return true, nil
+		return nil, true, nil
 	}
 	if !worker {
 		logNotes(rep, noteLogger(o, stderr))
 	}
 	o.Normalize()
 	if err := o.Validate(); err != nil {
-		return false, usageError{rep.Explain(err)}
+		return nil, false, usageError{rep.Explain(err)}
 	}
-	return false, nil
+	return rep.Settings(), false, nil
 }
 
 // noteLogger is a logger for the start-up notes in the format of the

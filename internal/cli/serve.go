@@ -26,8 +26,11 @@ import (
 // (internal/master), even a single one, so gowsgi behaves the same at
 // every size. A process the master started (link is not nil) is a
 // worker: it imports the application itself (uWSGI's lazy-apps) and
-// serves the sockets it inherited (serveApp).
-func serve(o config.Options, link *master.Link, linkErr error, stderr io.Writer) int {
+// serves the sockets it inherited (serveApp). fromFiles is what the
+// configuration files set (config.Report.Settings): the master hands it
+// to its workers, and a worker that read the files itself (the first of
+// a reload) sends it to the master.
+func serve(o config.Options, fromFiles []byte, link *master.Link, linkErr error, stderr io.Writer) int {
 	if os.Getenv("GOMAXPROCS") == "" {
 		runtime.GOMAXPROCS(o.GoMaxProcsFor())
 	}
@@ -38,14 +41,20 @@ func serve(o config.Options, link *master.Link, linkErr error, stderr io.Writer)
 		return ExitError
 	}
 	if link == nil {
-		return runMaster(o, stderr)
+		return runMaster(o, fromFiles, stderr)
+	}
+	if link.Settings == nil && fromFiles != nil {
+		if err := link.SendSettings(fromFiles); err != nil {
+			fmt.Fprintf(stderr, "gowsgi: worker %d: cannot send the master its configuration: %v\n", link.Index, err)
+			return ExitError
+		}
 	}
 	return serveWorker(o, link, stderr)
 }
 
 // runMaster binds the listeners, drops privileges and supervises the
 // workers until it is told to stop.
-func runMaster(o config.Options, stderr io.Writer) int {
+func runMaster(o config.Options, settings []byte, stderr io.Writer) int {
 	// --log-json, --logto, re-opened on SIGUSR1; no worker index (observe.go).
 	lg, err := openMasterLogs(o, stderr)
 	if err != nil {
@@ -92,6 +101,7 @@ func runMaster(o config.Options, stderr io.Writer) int {
 		Listeners:       inherited,
 		CloseListeners:  func() { server.CloseListeners(listeners) },
 		Dir:             startDir,
+		Settings:        settings,
 		Stdout:          os.Stdout,
 		Stderr:          stderr,
 		GracefulTimeout: o.GracefulTimeout,

@@ -8,6 +8,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -25,6 +26,13 @@ const (
 	// fakeMarker names a file whose existence makes the worker fail at
 	// start-up (mode "fail-if-marker").
 	fakeMarker = "FAKE_WORKER_MARKER"
+	// fakeSettingsFile stands for the configuration files: a worker
+	// started without settings sends its content (msgSettings).
+	fakeSettingsFile = "FAKE_WORKER_SETTINGS_FILE"
+	// fakeReportDir is where each worker writes, in a file named by its
+	// pid, the settings it was given, or fakeReadFiles.
+	fakeReportDir = "FAKE_WORKER_REPORT_DIR"
+	fakeReadFiles = "(read the files)"
 )
 
 func TestMain(m *testing.M) {
@@ -63,6 +71,16 @@ func fakeWorker() int {
 	if _, ok := os.LookupEnv(EnvWorker); ok {
 		fmt.Fprintln(os.Stderr, "fake worker: Attach left", EnvWorker, "in the environment")
 		return 2
+	}
+	if dir := os.Getenv(fakeReportDir); dir != "" {
+		got := link.Settings
+		if got == nil {
+			got = []byte(fakeReadFiles)
+			if b, err := os.ReadFile(os.Getenv(fakeSettingsFile)); err == nil {
+				link.SendSettings(b)
+			}
+		}
+		os.WriteFile(filepath.Join(dir, strconv.Itoa(os.Getpid())), got, 0o644)
 	}
 	sigs := make(chan os.Signal, 1)
 	signal.Notify(sigs, syscall.SIGTERM)

@@ -1,6 +1,7 @@
 package master
 
 import (
+	"encoding/base64"
 	"errors"
 	"fmt"
 	"os"
@@ -16,6 +17,9 @@ type Link struct {
 	Generation    int    // how many processes the master started for this index, this one included
 	ControlSocket string // where to serve the control API (internal/metrics)
 	Listeners     []Inherited
+	// Settings is what to read instead of the configuration files
+	// (EnvSettings); nil: read the files, then SendSettings.
+	Settings []byte
 
 	mu      sync.Mutex
 	pipe    *os.File
@@ -43,10 +47,14 @@ func Attach() (*Link, error) {
 	genText := os.Getenv(EnvGeneration)
 	fdsText := os.Getenv(EnvListenFDs)
 	pipeText := os.Getenv(EnvMasterFD)
-	for _, k := range []string{EnvWorker, EnvGeneration, EnvListenFDs, EnvMasterFD} {
+	settings, hasSettings := os.LookupEnv(EnvSettings)
+	for _, k := range []string{EnvWorker, EnvGeneration, EnvListenFDs, EnvMasterFD, EnvSettings} {
 		os.Unsetenv(k)
 	}
 	l := &Link{ControlSocket: os.Getenv(EnvControlSocket)}
+	if hasSettings {
+		l.Settings = []byte(settings)
+	}
 	var err error
 	if l.Index, err = strconv.Atoi(idxText); err != nil || l.Index < 0 {
 		return nil, fmt.Errorf("%s=%q is not a worker index", EnvWorker, idxText)
@@ -107,6 +115,14 @@ func (l *Link) Retiring() string {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	return l.retired
+}
+
+// SendSettings tells the master what this worker, started without
+// Settings, read from the configuration files (config.Report.Settings).
+func (l *Link) SendSettings(settings []byte) error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.send(msgSettings + " " + base64.StdEncoding.EncodeToString(settings))
 }
 
 func (l *Link) send(msg string) error {

@@ -10,13 +10,16 @@
 package master
 
 import (
+	"bytes"
 	"context"
+	"encoding/base64"
 	"fmt"
 	"io"
 	"log/slog"
 	"os"
 	"os/signal"
 	"sort"
+	"strings"
 	"sync"
 	"syscall"
 	"time"
@@ -50,6 +53,9 @@ type Config struct {
 	Env   []string
 	// Dir is the workers' starting directory: default the master's.
 	Dir string
+	// Settings is what workers read instead of the configuration files
+	// (EnvSettings); nil: the master had no files, nor have the workers.
+	Settings []byte
 	// Stdout and Stderr of the workers: default the master's.
 	Stdout, Stderr io.Writer
 
@@ -94,6 +100,7 @@ type Master struct {
 	killed    bool // stopping at once
 	exitCode  int
 	reload    *reloadState
+	settings  []byte // Config.Settings, then what the first new worker of each reload read
 }
 
 // slot is one worker index.
@@ -112,7 +119,8 @@ type slot struct {
 type reloadState struct {
 	since  time.Time
 	reason string
-	pos    int // the slot being reloaded
+	pos    int  // the slot being reloaded
+	reread bool // the next new worker reads the configuration files, not Master.settings
 }
 
 // New makes a master; Run starts it.
@@ -162,6 +170,7 @@ func New(cfg Config) *Master {
 		ready:    make(chan struct{}),
 		live:     map[*proc]struct{}{},
 		restarts: map[string]uint64{},
+		settings: cfg.Settings,
 	}
 	for i := 0; i < cfg.Processes; i++ {
 		m.slots = append(m.slots, &slot{index: i})
@@ -413,8 +422,10 @@ func (m *Master) onMessage(p *proc, line string) {
 	switch {
 	case line == msgReady:
 		m.onReady(p)
-	case len(line) > len(msgRetire) && line[:len(msgRetire)+1] == msgRetire+" ":
+	case strings.HasPrefix(line, msgRetire+" "):
 		m.onRetire(p, line[len(msgRetire)+1:])
+	case strings.HasPrefix(line, msgSettings+" "):
+		m.onSettings(p, line[len(msgSettings)+1:])
 	default:
 		m.log.Warn("unknown message from a worker", "worker", p.index, "pid", p.pid, "message", line)
 	}
@@ -447,6 +458,15 @@ func (m *Master) onReady(p *proc) {
 	if m.stopping {
 		return
 	}
+	if p.readsFiles && p.settings != nil {
+		if !bytes.Equal(p.settings, m.settings) {
+			m.log.Info("configuration files changed: workers started from now on take the new options", "worker", p.index, "pid", p.pid)
+		}
+		m.settings = p.settings
+		if m.reload != nil {
+			m.reload.reread = false
+		}
+	}
 	s := m.slots[p.index]
 	if p == s.next {
 		old := s.active
@@ -457,6 +477,17 @@ func (m *Master) onReady(p *proc) {
 		}
 	}
 	m.advanceReload()
+}
+
+// onSettings keeps what a worker started without EnvSettings read from the
+// configuration files; it becomes the master's when the worker is ready.
+func (m *Master) onSettings(p *proc, text string) {
+	b, err := base64.StdEncoding.DecodeString(text)
+	if err != nil || !p.readsFiles {
+		m.log.Warn("unexpected settings from a worker", "worker", p.index, "pid", p.pid, "err", err)
+		return
+	}
+	p.settings = b
 }
 
 func (m *Master) onRetire(p *proc, cause string) {
@@ -544,7 +575,7 @@ func (m *Master) beginReload(reason string) {
 		return
 	}
 	m.log.Info("reloading workers one at a time", "reason", reason, "processes", len(m.slots))
-	m.reload = &reloadState{since: time.Now(), reason: reason}
+	m.reload = &reloadState{since: time.Now(), reason: reason, reread: m.settings != nil}
 	m.advanceReload()
 }
 

@@ -611,3 +611,66 @@ func TestMasterImmediateStop(t *testing.T) {
 		}
 	}
 }
+
+// Workers read the master's settings, not the configuration files: a
+// respawned worker gets its siblings' settings; a reload's first worker
+// reads the files, and what it read goes to every worker started after.
+func TestMasterHandsWorkersItsSettings(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	files := filepath.Join(dir, "files")
+	os.WriteFile(files, []byte("v2"), 0o644)
+	reports := filepath.Join(dir, "reports")
+	os.Mkdir(reports, 0o755)
+	tm := startMaster(t, Config{Processes: 2, StableAfter: 50 * time.Millisecond, Settings: []byte("v1")},
+		fakeSettingsFile+"="+files, fakeReportDir+"="+reports)
+	settingsOf := func(pid int) string {
+		t.Helper()
+		var b []byte
+		tm.waitFor("the report of pid "+strconv.Itoa(pid), 5*time.Second, func() bool {
+			var err error
+			b, err = os.ReadFile(filepath.Join(reports, strconv.Itoa(pid)))
+			return err == nil
+		})
+		return string(b)
+	}
+	pids := tm.readyWorkers(2)
+	for _, pid := range pids {
+		if s := settingsOf(pid); s != "v1" {
+			t.Errorf("worker %d started with %q, want v1", pid, s)
+		}
+	}
+	time.Sleep(100 * time.Millisecond) // stable: the death is a crash
+	syscall.Kill(pids[0], syscall.SIGKILL)
+	var now []int
+	tm.waitFor("a new worker 0", 5*time.Second, func() bool {
+		now = tm.readyWorkers(2)
+		return now[0] != pids[0]
+	})
+	if s := settingsOf(now[0]); s != "v1" {
+		t.Errorf("respawned worker got %q, want v1", s)
+	}
+
+	tm.m.Reload("test")
+	tm.waitLog(`msg="reload complete"`, 10*time.Second)
+	reloaded := tm.readyWorkers(2)
+	if s := settingsOf(reloaded[0]); s != fakeReadFiles {
+		t.Errorf("the reload's first worker got %q, want it to read the files", s)
+	}
+	if s := settingsOf(reloaded[1]); s != "v2" {
+		t.Errorf("the reload's second worker got %q, want v2 (what the first read)", s)
+	}
+	tm.waitLog(`msg="configuration files changed: workers started from now on take the new options" worker=0`, time.Second)
+	time.Sleep(100 * time.Millisecond)
+	syscall.Kill(reloaded[0], syscall.SIGKILL)
+	tm.waitFor("a new worker 0", 5*time.Second, func() bool {
+		now = tm.readyWorkers(2)
+		return now[0] != reloaded[0]
+	})
+	if s := settingsOf(now[0]); s != "v2" {
+		t.Errorf("worker respawned after the reload got %q, want v2", s)
+	}
+	if code := tm.stop(false); code != 0 {
+		t.Errorf("exit code %d", code)
+	}
+}

@@ -27,6 +27,8 @@ type proc struct {
 	retiring        string // it asked to be replaced, for this cause
 	stopping        bool   // the master signalled it to stop
 	exited          bool
+	readsFiles      bool   // started without EnvSettings while the master has settings (a reload's first)
+	settings        []byte // what it read, from msgSettings
 }
 
 // spawn starts a worker process for s.
@@ -56,6 +58,13 @@ func (m *Master) spawn(s *slot, cause string) (*proc, error) {
 		EnvMasterFD+"="+strconv.Itoa(3+len(m.cfg.Listeners)),
 		EnvControlSocket+"="+p.control,
 	)
+	if m.settings != nil {
+		if cause == CauseReload && m.reload != nil && m.reload.reread {
+			p.readsFiles = true
+		} else {
+			cmd.Env = append(cmd.Env, EnvSettings+"="+string(m.settings))
+		}
+	}
 	// A worker must not outlive the master, whatever kills the master.
 	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
 	p.started = time.Now()
@@ -98,7 +107,7 @@ func workerEnv(env []string) []string {
 	for _, kv := range env {
 		k, _, _ := strings.Cut(kv, "=")
 		switch k {
-		case EnvWorker, EnvGeneration, EnvListenFDs, EnvMasterFD, EnvControlSocket:
+		case EnvWorker, EnvGeneration, EnvListenFDs, EnvMasterFD, EnvControlSocket, EnvSettings:
 			continue
 		}
 		out = append(out, kv)
@@ -115,6 +124,7 @@ func (m *Master) watch(p *proc, r *os.File) {
 	go func() {
 		defer close(read)
 		sc := bufio.NewScanner(r)
+		sc.Buffer(nil, 4<<20) // a settings line carries a whole configuration
 		for sc.Scan() {
 			line := sc.Text()
 			m.post(func() { m.onMessage(p, line) })

@@ -24,6 +24,14 @@ const (
 	// EnvControlSocket is the path of the unix socket the worker serves its
 	// control API on (internal/metrics), in a directory the master owns.
 	EnvControlSocket = "GOWSGI_CONTROL_SOCKET"
+	// EnvSettings holds the options the master read from its configuration
+	// files (config.Report.Settings), which the worker reads instead of the
+	// files. A worker started without it reads the files and sends back
+	// msgSettings: the first new worker of a reload does, so a reload takes
+	// the files as they are then, and everything started after it gets
+	// what that worker read; a crashed worker comes back with its
+	// siblings' options even if the files were edited meanwhile.
+	EnvSettings = "GOWSGI_SETTINGS"
 )
 
 // Messages from a worker.
@@ -34,6 +42,9 @@ const (
 	// replaced; it keeps serving until its replacement is ready and the
 	// master sends SIGTERM.
 	msgRetire = "retire"
+	// msgSettings, followed by a space and the base64 of the settings: the
+	// options a worker started without EnvSettings read from the files.
+	msgSettings = "settings"
 )
 
 // Restart causes, as the master counts them (Restarts).
