@@ -45,7 +45,6 @@ func (c *conn) serveUwsgi() {
 		if looksLikeHTTP(b) {
 			c.srv.log.Warn("uwsgi packet refused: the client speaks http; nginx needs uwsgi_pass for --socket, proxy_pass for --http", "remote", c.remoteIP, "listener", c.localIP)
 			c.reject(errUwsgiHTTP)
-			c.lingerClose()
 			return
 		}
 		if n := int(binary.LittleEndian.Uint16(b[1:3])); b[0] == 0 && b[3] == 0 && n > o.BufferSize {
@@ -54,7 +53,6 @@ func (c *conn) serveUwsgi() {
 			// bare close would show as a 502.
 			c.srv.log.Warn("uwsgi packet refused: vars block larger than --buffer-size", "remote", c.remoteIP, "size", n, "buffer_size", o.BufferSize)
 			c.reject(errVarsTooLarge)
-			c.lingerClose()
 			return
 		}
 	}
@@ -73,13 +71,11 @@ func (c *conn) serveUwsgi() {
 	if err != nil {
 		c.srv.log.Warn("uwsgi packet refused", "remote", c.remoteIP, "err", err)
 		c.reject(err)
-		c.lingerClose()
 		return
 	}
 	if o.LimitPost > 0 && pkt.ContentLength > o.LimitPost {
 		c.srv.log.Info("uwsgi request refused: body larger than --limit-post", "content_length", pkt.ContentLength, "limit_post", o.LimitPost)
 		c.reject(errBodyTooLarge)
-		c.lingerClose()
 		return
 	}
 	ex := &c.ex
@@ -134,7 +130,6 @@ func (c *conn) refusePacket(err error) {
 	case errors.As(err, &pe):
 		c.srv.log.Warn("uwsgi packet refused", "remote", c.remoteIP, "err", err)
 		c.reject(errUwsgiMalformed)
-		c.lingerClose()
 	case isTimeout(err):
 		c.srv.log.Info("uwsgi packet refused: not received in time", "remote", c.remoteIP, "header_timeout", c.srv.opts.HeaderTimeout)
 	case errors.Is(err, io.ErrUnexpectedEOF):
