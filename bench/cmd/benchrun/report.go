@@ -407,6 +407,7 @@ func tableColumns(sc ScenarioResult) []column {
 		num("max TTFB", func(m Run) string { return fmtMs(m.MaxTTFBMs) }),
 		num("failed", func(m Run) string { return fmt.Sprint(m.Failed) }),
 		num("idle RSS MiB", func(m Run) string { return mib(m.IdleRSSMiB) }),
+		num("idle PSS MiB", func(m Run) string { return mib(m.IdlePSSMiB) }),
 		num("peak RSS MiB", func(m Run) string { return mib(m.PeakRSSMiB) }),
 	)
 }

@@ -56,6 +56,10 @@ type Run struct {
 	Non2xx           int64   `json:"non_2xx"`
 
 	IdleRSSMiB float64 `json:"idle_rss_mib"`
+	// IdlePSSMiB is the tree's Pss at idle: a page shared by n of its
+	// processes (a library, the binary, memory a fork did not copy) counts
+	// 1/n, where the RSS counts it n times.
+	IdlePSSMiB float64 `json:"idle_pss_mib"`
 	PeakRSSMiB float64 `json:"peak_rss_mib"`
 	RSSSamples int     `json:"rss_samples"`
 	// Processes is the size of the server's process tree at idle.
@@ -165,6 +169,9 @@ func (b *bench) runOne(ctx context.Context, s Server, sc Scenario, runIdx int) R
 
 	idle, nprocs := p.settledRSS(3 * time.Second)
 	run.IdleRSSMiB, run.Processes = float64(idle)/mib, nprocs
+	if pss, _, err := procfs.TreePss(procfs.Root, p.pid, p.pid); err == nil {
+		run.IdlePSSMiB = float64(pss) / mib
+	}
 
 	sampler := procfs.StartSampler(procfs.Root, p.pid, p.pid, rssInterval)
 	if sc.downloads() {

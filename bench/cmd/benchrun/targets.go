@@ -203,6 +203,9 @@ func evaluateTargets(rep *Report) []Target {
 			v := g / base
 			t.Value = &v
 			t.Measured = fmt.Sprintf("%.1f MiB vs %.1f MiB (%.2fx)", g, base, v)
+			if which == "idle" && r.Median.IdlePSSMiB > 0 && u.Median.IdlePSSMiB > 0 {
+				t.Measured += fmt.Sprintf("; PSS %.1f vs %.1f MiB", r.Median.IdlePSSMiB, u.Median.IdlePSSMiB)
+			}
 			t.Result = targetFail
 			if g <= base {
 				t.Result = targetPass

@@ -1,6 +1,6 @@
 // Package procfs reads the few things the benchmark needs from Linux /proc:
 // which processes make up a server (its process group plus any descendant that
-// left the group) and their resident memory (VmRSS).
+// left the group) and their resident memory (VmRSS, and Pss).
 //
 // Every function takes the proc root ("/proc" in real use) so tests can point
 // it at a fake tree.
@@ -91,20 +91,30 @@ func ReadStat(root string, pid int) (Proc, error) {
 
 // ParseVmRSS returns the VmRSS of a /proc/PID/status in bytes. Kernel threads
 // and zombies have no VmRSS line: that is 0 bytes, not an error.
-func ParseVmRSS(status []byte) (int64, error) {
-	sc := bufio.NewScanner(bytes.NewReader(status))
+func ParseVmRSS(status []byte) (int64, error) { return parseKB(status, "VmRSS") }
+
+// ParsePss returns the Pss of a /proc/PID/smaps_rollup in bytes: the
+// process's resident memory with each page shared by n processes counted
+// 1/n, so that the Pss of a process tree adds up to what it really holds
+// (its RSS counts a shared library or binary page once per process).
+func ParsePss(smapsRollup []byte) (int64, error) { return parseKB(smapsRollup, "Pss") }
+
+// parseKB finds the line "name: N kB" and returns N KiB in bytes, or 0
+// when there is no such line.
+func parseKB(data []byte, name string) (int64, error) {
+	sc := bufio.NewScanner(bytes.NewReader(data))
 	for sc.Scan() {
-		rest, ok := bytes.CutPrefix(sc.Bytes(), []byte("VmRSS:"))
+		rest, ok := bytes.CutPrefix(sc.Bytes(), []byte(name+":"))
 		if !ok {
 			continue
 		}
 		f := bytes.Fields(rest)
 		if len(f) != 2 || string(f[1]) != "kB" {
-			return 0, fmt.Errorf("procfs: unexpected VmRSS line %q", sc.Text())
+			return 0, fmt.Errorf("procfs: unexpected %s line %q", name, sc.Text())
 		}
 		kb, err := strconv.ParseInt(string(f[0]), 10, 64)
 		if err != nil {
-			return 0, fmt.Errorf("procfs: VmRSS: %w", err)
+			return 0, fmt.Errorf("procfs: %s: %w", name, err)
 		}
 		return kb * 1024, nil
 	}
@@ -118,6 +128,15 @@ func ReadVmRSS(root string, pid int) (int64, error) {
 		return 0, err
 	}
 	return ParseVmRSS(data)
+}
+
+// ReadPss reads root/PID/smaps_rollup and returns its Pss in bytes.
+func ReadPss(root string, pid int) (int64, error) {
+	data, err := os.ReadFile(filepath.Join(root, strconv.Itoa(pid), "smaps_rollup"))
+	if err != nil {
+		return 0, err
+	}
+	return ParsePss(data)
 }
 
 // All lists every process under root. Processes that vanish while it reads
@@ -197,8 +216,17 @@ func Tree(root string, pgid, leader int) ([]Proc, error) {
 // SumRSS adds up the VmRSS of the given processes, skipping those that are
 // gone. It returns the total in bytes and how many processes were counted.
 func SumRSS(root string, pids []int) (total int64, counted int, err error) {
+	return sum(root, pids, ReadVmRSS)
+}
+
+// SumPss is SumRSS for Pss.
+func SumPss(root string, pids []int) (total int64, counted int, err error) {
+	return sum(root, pids, ReadPss)
+}
+
+func sum(root string, pids []int, read func(string, int) (int64, error)) (total int64, counted int, err error) {
 	for _, pid := range pids {
-		rss, err := ReadVmRSS(root, pid)
+		rss, err := read(root, pid)
 		if err != nil {
 			if gone(err) {
 				continue
@@ -213,15 +241,32 @@ func SumRSS(root string, pids []int) (total int64, counted int, err error) {
 
 // TreeRSS is Tree followed by SumRSS.
 func TreeRSS(root string, pgid, leader int) (int64, int, error) {
-	procs, err := Tree(root, pgid, leader)
+	pids, err := treePIDs(root, pgid, leader)
 	if err != nil {
 		return 0, 0, err
+	}
+	return SumRSS(root, pids)
+}
+
+// TreePss is Tree followed by SumPss.
+func TreePss(root string, pgid, leader int) (int64, int, error) {
+	pids, err := treePIDs(root, pgid, leader)
+	if err != nil {
+		return 0, 0, err
+	}
+	return SumPss(root, pids)
+}
+
+func treePIDs(root string, pgid, leader int) ([]int, error) {
+	procs, err := Tree(root, pgid, leader)
+	if err != nil {
+		return nil, err
 	}
 	pids := make([]int, 0, len(procs))
 	for _, p := range procs {
 		pids = append(pids, p.PID)
 	}
-	return SumRSS(root, pids)
+	return pids, nil
 }
 
 // gone reports errors that mean the process exited while being read.

@@ -41,6 +41,13 @@ func TestParseVmRSS(t *testing.T) {
 	}
 }
 
+func TestParsePss(t *testing.T) {
+	rollup := "00400000-7ffc rw-p 00000000 00:00 0  [rollup]\nRss:  20760 kB\nPss:  11691 kB\nPss_Dirty:  6584 kB\n"
+	if got, err := ParsePss([]byte(rollup)); err != nil || got != 11691*1024 {
+		t.Fatalf("got %d, %v; want %d", got, err, 11691*1024)
+	}
+}
+
 func TestTreeFake(t *testing.T) {
 	procs, err := Tree(fake, 100, 100)
 	if err != nil {
@@ -112,6 +119,10 @@ func TestTreeLive(t *testing.T) {
 	rss, n, err := TreeRSS(Root, pid, pid)
 	if err != nil || n != 3 || rss <= 0 {
 		t.Fatalf("TreeRSS = %d, %d, %v", rss, n, err)
+	}
+	pss, n, err := TreePss(Root, pid, pid)
+	if err != nil || n != 3 || pss <= 0 || pss > rss {
+		t.Fatalf("TreePss = %d, %d, %v (rss %d)", pss, n, err, rss)
 	}
 	s := StartSampler(Root, pid, pid, 10*time.Millisecond)
 	time.Sleep(50 * time.Millisecond)
