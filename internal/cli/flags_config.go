@@ -98,11 +98,15 @@ func configure(fs *pflag.FlagSet, o *config.Options, args []string, worker bool,
 	if !worker {
 		logNotes(rep, noteLogger(o, stderr))
 	}
+	// Before Normalize, which rewrites values (module "app:create" becomes
+	// module "app" and callable "create"): a worker normalizes what it
+	// reads itself.
+	fromFiles = rep.Settings()
 	o.Normalize()
 	if err := o.Validate(); err != nil {
 		return nil, false, usageError{rep.Explain(err)}
 	}
-	return rep.Settings(), false, nil
+	return fromFiles, false, nil
 }
 
 // noteLogger is a logger for the start-up notes in the format of the

@@ -33,6 +33,9 @@ const (
 	// pid, the settings it was given, or fakeReadFiles.
 	fakeReportDir = "FAKE_WORKER_REPORT_DIR"
 	fakeReadFiles = "(read the files)"
+	// fakeReaderDelay delays the readiness of a worker that reads the
+	// files (a reload's first), so a test can act while it starts.
+	fakeReaderDelay = "FAKE_WORKER_READER_DELAY"
 )
 
 func TestMain(m *testing.M) {
@@ -78,6 +81,9 @@ func fakeWorker() int {
 			got = []byte(fakeReadFiles)
 			if b, err := os.ReadFile(os.Getenv(fakeSettingsFile)); err == nil {
 				link.SendSettings(b)
+			}
+			if d, err := time.ParseDuration(os.Getenv(fakeReaderDelay)); err == nil {
+				time.Sleep(d)
 			}
 		}
 		os.WriteFile(filepath.Join(dir, strconv.Itoa(os.Getpid())), got, 0o644)

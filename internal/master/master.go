@@ -131,6 +131,10 @@ func New(cfg Config) *Master {
 	if cfg.Log == nil {
 		cfg.Log = slog.New(slog.NewTextHandler(os.Stderr, nil))
 	}
+	if len(cfg.Settings) > maxSettings {
+		cfg.Log.Warn("configuration too large to hand to the workers in their environment; each worker reads the files itself", "bytes", len(cfg.Settings), "max", maxSettings)
+		cfg.Settings = nil
+	}
 	if cfg.Exe == "" {
 		cfg.Exe = "/proc/self/exe"
 		if _, err := os.Stat(cfg.Exe); err != nil {
@@ -458,12 +462,14 @@ func (m *Master) onReady(p *proc) {
 	if m.stopping {
 		return
 	}
-	if p.readsFiles && p.settings != nil {
+	if p.readsFor != nil && p.settings != nil {
 		if !bytes.Equal(p.settings, m.settings) {
 			m.log.Info("configuration files changed: workers started from now on take the new options", "worker", p.index, "pid", p.pid)
 		}
 		m.settings = p.settings
-		if m.reload != nil {
+		// Only for its own reload: after a second SIGHUP, the files are
+		// read again by that reload's first worker.
+		if m.reload == p.readsFor {
 			m.reload.reread = false
 		}
 	}
@@ -482,9 +488,12 @@ func (m *Master) onReady(p *proc) {
 // onSettings keeps what a worker started without EnvSettings read from the
 // configuration files; it becomes the master's when the worker is ready.
 func (m *Master) onSettings(p *proc, text string) {
+	if p.readsFor == nil {
+		return // the master has no settings to replace (no files, or too large to pass)
+	}
 	b, err := base64.StdEncoding.DecodeString(text)
-	if err != nil || !p.readsFiles {
-		m.log.Warn("unexpected settings from a worker", "worker", p.index, "pid", p.pid, "err", err)
+	if err != nil {
+		m.log.Warn("bad settings from a worker", "worker", p.index, "pid", p.pid, "err", err)
 		return
 	}
 	p.settings = b
@@ -603,7 +612,7 @@ func (m *Master) advanceReload() {
 			return
 		case !s.active.ready:
 			return
-		case !s.active.started.Before(r.since):
+		case !s.active.started.Before(r.since) && !s.active.staleSettings:
 			r.pos++
 		default:
 			m.startWorker(s, CauseReload)

@@ -674,3 +674,72 @@ func TestMasterHandsWorkersItsSettings(t *testing.T) {
 		t.Errorf("exit code %d", code)
 	}
 }
+
+// While a reload's first worker reads the files, a worker that dies
+// elsewhere comes back with the old settings, and the reload replaces it
+// too; a second SIGHUP meanwhile has the files read again.
+func TestMasterReloadLeavesNoOldSettings(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	files := filepath.Join(dir, "files")
+	os.WriteFile(files, []byte("v2"), 0o644)
+	reports := filepath.Join(dir, "reports")
+	os.Mkdir(reports, 0o755)
+	tm := startMaster(t, Config{Processes: 2, StableAfter: 50 * time.Millisecond, Settings: []byte("v1")},
+		fakeSettingsFile+"="+files, fakeReportDir+"="+reports, fakeReaderDelay+"=600ms")
+	settingsOf := func(pid int) string {
+		t.Helper()
+		var b []byte
+		tm.waitFor("the report of pid "+strconv.Itoa(pid), 5*time.Second, func() bool {
+			var err error
+			b, err = os.ReadFile(filepath.Join(reports, strconv.Itoa(pid)))
+			return err == nil
+		})
+		return string(b)
+	}
+	pids := tm.readyWorkers(2)
+	time.Sleep(100 * time.Millisecond) // stable: a death is a crash
+
+	tm.m.Reload("first")
+	tm.waitLog(`msg="worker started" worker=0 pid=\d+ generation=2 cause=reload`, 5*time.Second)
+	syscall.Kill(pids[1], syscall.SIGKILL) // dies while worker 0 reads the files
+	tm.waitLog(`msg="reload complete" reason=first`, 10*time.Second)
+	now := tm.readyWorkers(2)
+	if s := settingsOf(now[1]); s != "v2" {
+		t.Errorf("after the reload, worker 1 runs %q, want v2", s)
+	}
+
+	tm.m.Reload("second")
+	m := tm.waitLog(`msg="worker started" worker=0 pid=(\d+) generation=3 cause=reload`, 5*time.Second)
+	reader, _ := strconv.Atoi(m[1])
+	if s := settingsOf(reader); s != fakeReadFiles { // it has read v2
+		t.Fatalf("the second reload's first worker got %q", s)
+	}
+	os.WriteFile(files, []byte("v3"), 0o644) // fixed while the first reader starts...
+	tm.m.Reload("third")                     // ...and SIGHUP again
+	tm.waitLog(`msg="reload complete" reason=third`, 15*time.Second)
+	now = tm.readyWorkers(2)
+	if s := settingsOf(now[1]); s != "v3" {
+		t.Errorf("after a second reload during the first, worker 1 runs %q, want v3", s)
+	}
+	if code := tm.stop(false); code != 0 {
+		t.Errorf("exit code %d", code)
+	}
+}
+
+// Settings too large for one environment variable are not passed: each
+// worker reads the files, as before settings existed.
+func TestMasterSettingsTooLargeForTheEnvironment(t *testing.T) {
+	t.Parallel()
+	reports := t.TempDir()
+	tm := startMaster(t, Config{Processes: 1, Settings: bytes.Repeat([]byte("x"), maxSettings+1)}, fakeReportDir+"="+reports)
+	pids := tm.readyWorkers(1)
+	tm.waitLog(`level=WARN msg="configuration too large to hand to the workers in their environment; each worker reads the files itself" bytes=98305`, time.Second)
+	b, err := os.ReadFile(filepath.Join(reports, strconv.Itoa(pids[0])))
+	if err != nil || string(b) != fakeReadFiles {
+		t.Errorf("worker started with %q (%v), want it to read the files", b, err)
+	}
+	if code := tm.stop(false); code != 0 {
+		t.Errorf("exit code %d", code)
+	}
+}

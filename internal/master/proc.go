@@ -27,8 +27,9 @@ type proc struct {
 	retiring        string // it asked to be replaced, for this cause
 	stopping        bool   // the master signalled it to stop
 	exited          bool
-	readsFiles      bool   // started without EnvSettings while the master has settings (a reload's first)
-	settings        []byte // what it read, from msgSettings
+	readsFor        *reloadState // started without EnvSettings to read the files for this reload
+	settings        []byte       // what it read, from msgSettings
+	staleSettings   bool         // started during a reload, before the files were read again
 }
 
 // spawn starts a worker process for s.
@@ -58,11 +59,12 @@ func (m *Master) spawn(s *slot, cause string) (*proc, error) {
 		EnvMasterFD+"="+strconv.Itoa(3+len(m.cfg.Listeners)),
 		EnvControlSocket+"="+p.control,
 	)
-	if m.settings != nil {
-		if cause == CauseReload && m.reload != nil && m.reload.reread {
-			p.readsFiles = true
+	if r := m.reload; m.settings != nil {
+		if cause == CauseReload && r != nil && r.reread {
+			p.readsFor = r
 		} else {
 			cmd.Env = append(cmd.Env, EnvSettings+"="+string(m.settings))
+			p.staleSettings = r != nil && r.reread // a crash or retire meanwhile: the reload replaces it too
 		}
 	}
 	// A worker must not outlive the master, whatever kills the master.

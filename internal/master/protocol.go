@@ -34,6 +34,10 @@ const (
 	EnvSettings = "GOWSGI_SETTINGS"
 )
 
+// maxSettings is the largest settings passed in EnvSettings: Linux refuses
+// to execute a program with one environment string over 128 KiB (E2BIG).
+const maxSettings = 96 << 10
+
 // Messages from a worker.
 const (
 	// msgReady: the application is imported and the worker accepts requests.
