@@ -59,17 +59,19 @@ func writeText(t *testing.T, path, text string) string {
 // A uWSGI ini file given as the only argument, the way `uwsgi app.ini`
 // is run: the placeholders, the magic variables and the environment are
 // expanded, repeated keys accumulate, the application sees --env at
-// import, and the options that do nothing here are listed once.
+// import, the callable named in module reaches the worker, and the
+// options that do nothing here are listed once.
 func TestIniFileServes(t *testing.T) {
 	t.Parallel()
 	dir := t.TempDir()
 	extra := filepath.Join(dir, "extra")
-	os.MkdirAll(extra, 0o755)
+	// Only "app", no "application": the worker must get the callable from the ini's module.
+	writeText(t, filepath.Join(extra, "pyenv_named.py"), "from pyenv_app import application as app\n")
 	writeText(t, filepath.Join(dir, "site.ini"), `; as a Django deployment writes it
 [uwsgi]
 project = mysite
 chdir = `+appsDir+`
-module = pyenv_app:application
+module = pyenv_named:app
 env = DJANGO_SETTINGS_MODULE=%(project).settings
 env = GW_FROM_ENV=$(GW_OUTER)
 env = GW_FILE=%n
