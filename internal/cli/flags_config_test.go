@@ -8,8 +8,6 @@ import (
 	"regexp"
 	"testing"
 
-	"github.com/spf13/pflag"
-
 	"github.com/gowsgi/gowsgi/config"
 )
 
@@ -17,17 +15,12 @@ import (
 // settings from a master when they are not nil (a worker).
 func configureAs(t *testing.T, args []string, settings []byte) (config.Options, []byte) {
 	t.Helper()
-	o := config.Defaults()
-	fs := pflag.NewFlagSet("gowsgi", pflag.ContinueOnError)
-	bindFlags(fs, &o)
-	if err := fs.Parse(args); err != nil {
-		t.Fatal(err)
-	}
-	fromFiles, _, err := configure(fs, &o, fs.Args(), settings != nil, settings, io.Discard, io.Discard)
+	fs, o := realFlags(t, args...) // examples_test.go
+	fromFiles, _, err := configure(fs, o, fs.Args(), settings != nil, settings, io.Discard, io.Discard)
 	if err != nil {
 		t.Fatal(err)
 	}
-	return o, fromFiles
+	return *o, fromFiles
 }
 
 // optionsText prints o without the addresses of what it points to.

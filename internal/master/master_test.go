@@ -612,19 +612,19 @@ func TestMasterImmediateStop(t *testing.T) {
 	}
 }
 
-// Workers read the master's settings, not the configuration files: a
-// respawned worker gets its siblings' settings; a reload's first worker
-// reads the files, and what it read goes to every worker started after.
-func TestMasterHandsWorkersItsSettings(t *testing.T) {
-	t.Parallel()
+// startSettingsMaster starts 2 fake workers under a master whose settings
+// are "v1" while the files they stand for say "v2"; settingsOf(pid) is
+// what that worker was started with (fakeReportDir).
+func startSettingsMaster(t *testing.T, env ...string) (tm *testMaster, files string, settingsOf func(pid int) string) {
+	t.Helper()
 	dir := t.TempDir()
-	files := filepath.Join(dir, "files")
+	files = filepath.Join(dir, "files")
 	os.WriteFile(files, []byte("v2"), 0o644)
 	reports := filepath.Join(dir, "reports")
 	os.Mkdir(reports, 0o755)
-	tm := startMaster(t, Config{Processes: 2, StableAfter: 50 * time.Millisecond, Settings: []byte("v1")},
-		fakeSettingsFile+"="+files, fakeReportDir+"="+reports)
-	settingsOf := func(pid int) string {
+	env = append(env, fakeSettingsFile+"="+files, fakeReportDir+"="+reports)
+	tm = startMaster(t, Config{Processes: 2, StableAfter: 50 * time.Millisecond, Settings: []byte("v1")}, env...)
+	settingsOf = func(pid int) string {
 		t.Helper()
 		var b []byte
 		tm.waitFor("the report of pid "+strconv.Itoa(pid), 5*time.Second, func() bool {
@@ -634,6 +634,15 @@ func TestMasterHandsWorkersItsSettings(t *testing.T) {
 		})
 		return string(b)
 	}
+	return tm, files, settingsOf
+}
+
+// Workers read the master's settings, not the configuration files: a
+// respawned worker gets its siblings' settings; a reload's first worker
+// reads the files, and what it read goes to every worker started after.
+func TestMasterHandsWorkersItsSettings(t *testing.T) {
+	t.Parallel()
+	tm, _, settingsOf := startSettingsMaster(t)
 	pids := tm.readyWorkers(2)
 	for _, pid := range pids {
 		if s := settingsOf(pid); s != "v1" {
@@ -680,23 +689,7 @@ func TestMasterHandsWorkersItsSettings(t *testing.T) {
 // too; a second SIGHUP meanwhile has the files read again.
 func TestMasterReloadLeavesNoOldSettings(t *testing.T) {
 	t.Parallel()
-	dir := t.TempDir()
-	files := filepath.Join(dir, "files")
-	os.WriteFile(files, []byte("v2"), 0o644)
-	reports := filepath.Join(dir, "reports")
-	os.Mkdir(reports, 0o755)
-	tm := startMaster(t, Config{Processes: 2, StableAfter: 50 * time.Millisecond, Settings: []byte("v1")},
-		fakeSettingsFile+"="+files, fakeReportDir+"="+reports, fakeReaderDelay+"=600ms")
-	settingsOf := func(pid int) string {
-		t.Helper()
-		var b []byte
-		tm.waitFor("the report of pid "+strconv.Itoa(pid), 5*time.Second, func() bool {
-			var err error
-			b, err = os.ReadFile(filepath.Join(reports, strconv.Itoa(pid)))
-			return err == nil
-		})
-		return string(b)
-	}
+	tm, files, settingsOf := startSettingsMaster(t, fakeReaderDelay+"=600ms")
 	pids := tm.readyWorkers(2)
 	time.Sleep(100 * time.Millisecond) // stable: a death is a crash
 
