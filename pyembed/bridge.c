@@ -572,16 +572,16 @@ static int gw_set_head(gw_ctx *c, PyObject *status, PyObject *headers)
         }
         if (gw_name_is(name, nlen, "content-length")) {
             int ok = vlen > 0 && vlen <= 18;
-            for (Py_ssize_t j = 0; ok && j < vlen; j++)
+            c->length = 0;
+            for (Py_ssize_t j = 0; ok && j < vlen; j++) {
                 ok = val[j] >= '0' && val[j] <= '9';
+                c->length = c->length * 10 + (val[j] - '0');
+            }
             if (!ok) {
                 PyErr_Format(PyExc_ValueError, "Content-Length must be a decimal number, got %R", PyTuple_GET_ITEM(h, 1));
                 return -1;
             }
             c->has_length = 1;
-            c->length = 0;
-            for (Py_ssize_t j = 0; j < vlen; j++)
-                c->length = c->length * 10 + (val[j] - '0');
         }
         /* Trim optional whitespace around the value; the wire form is "Name: value". */
         while (vlen > 0 && (val[0] == ' ' || val[0] == '\t')) {

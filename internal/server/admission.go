@@ -79,6 +79,13 @@ func (p *slotPool) admit() {
 	}
 }
 
+// queued is how many requests wait for a slot.
+func (p *slotPool) queued() int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return len(p.waiters)
+}
+
 func (p *slotPool) currentLimit() int {
 	p.mu.Lock()
 	defer p.mu.Unlock()

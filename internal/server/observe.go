@@ -56,7 +56,7 @@ func (s *Server) Observe(rec *metrics.Recorder, access *accesslog.Logger) {
 }
 
 // QueueDepth is how many requests wait for a free Python thread.
-func (s *Server) QueueDepth() int { return int(max(0, s.waiting.Load())) }
+func (s *Server) QueueDepth() int { return s.pool.queued() }
 
 // AdmissionLimit is how many requests may run Python at once right now (admission.go).
 func (s *Server) AdmissionLimit() int { return s.pool.currentLimit() }

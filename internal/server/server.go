@@ -25,10 +25,9 @@ type Server struct {
 	limits httpwire.Limits
 
 	// pool holds the free request slots: a request takes one before it
-	// runs Python and gives it back after (admission.go). waiting counts
-	// requests blocked for a slot, bounded by Options.Queue.
+	// runs Python and gives it back after (admission.go), or waits in its
+	// queue, bounded by Options.Queue.
 	pool          *slotPool
-	waiting       atomic.Int64
 	stopAdmission chan struct{}
 
 	draining atomic.Bool
@@ -78,10 +77,7 @@ func (s *Server) acquireSlot(wait chan *pyembed.Slot) *pyembed.Slot {
 	if sl != nil || !ok {
 		return sl
 	}
-	s.waiting.Add(1)
-	sl = <-wait
-	s.waiting.Add(-1)
-	return sl
+	return <-wait
 }
 
 func (s *Server) releaseSlot(sl *pyembed.Slot) { s.pool.give(sl) }
