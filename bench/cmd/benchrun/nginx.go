@@ -14,8 +14,25 @@ import (
 // Python servers get.
 const nginxWorkers = 2
 
+// nginxRoute is what one nginx run serves: a location block's argument
+// ("/static/", or "= /file" for exactly one path) and the alias it maps to.
+type nginxRoute struct {
+	location, alias string
+}
+
+// staticRoute maps mount/ onto dir/ (the static file scenarios).
+func staticRoute(mount, dir string) nginxRoute {
+	return nginxRoute{strings.TrimSuffix(mount, "/") + "/", strings.TrimSuffix(dir, "/") + "/"}
+}
+
+// fileRoute maps exactly urlPath onto file (the file_wrapper scenario: the
+// same file the app hands to wsgi.file_wrapper, served as a static file).
+func fileRoute(urlPath, file string) nginxRoute {
+	return nginxRoute{"= " + urlPath, file}
+}
+
 // nginxConfig is the configuration of a bare static file server: nginx
-// serves mount/ from dir on 127.0.0.1:port, with every path it writes (pid,
+// serves route on 127.0.0.1:port, with every path it writes (pid,
 // temporary files) under prefix, so nothing outside it is touched. The
 // settings are the usual ones for static files: sendfile and tcp_nopush
 // (head and first body bytes in one packet), no access log, and keep-alive
@@ -23,9 +40,7 @@ const nginxWorkers = 2
 // asRoot keeps the workers root when benchrun runs as root: otherwise they
 // would run as nobody and could not read a file under a private temporary
 // directory.
-func nginxConfig(prefix string, port int, mount, dir string, asRoot bool) string {
-	mount = strings.TrimSuffix(mount, "/") + "/"
-	dir = strings.TrimSuffix(dir, "/") + "/"
+func nginxConfig(prefix string, port int, route nginxRoute, asRoot bool) string {
 	var b strings.Builder
 	p := func(format string, args ...any) { fmt.Fprintf(&b, format+"\n", args...) }
 	p("# written by benchrun for one run; removed with its temporary directory")
@@ -51,8 +66,8 @@ func nginxConfig(prefix string, port int, mount, dir string, asRoot bool) string
 	}
 	p("    server {")
 	p("        listen 127.0.0.1:%d;", port)
-	p("        location %s {", mount)
-	p("            alias %s;", dir)
+	p("        location %s {", route.location)
+	p("            alias %s;", route.alias)
 	p("        }")
 	p("    }")
 	p("}")
@@ -69,19 +84,29 @@ func (b *bench) nginxLaunch(sc Scenario, port, runIdx int) (launch, error) {
 	if _, err := exec.LookPath(b.cfg.nginx); err != nil {
 		return l, statusError{statusMissing, "nginx not installed (apt-get install nginx-light): " + err.Error()}
 	}
-	if sc.StaticBytes == 0 {
-		return l, fmt.Errorf("nginx serves only the static file scenarios, not %s", sc.Name)
-	}
-	dir, err := b.staticDir(sc)
-	if err != nil {
-		return l, err
+	var route nginxRoute
+	switch {
+	case sc.StaticBytes > 0:
+		dir, err := b.staticDir(sc)
+		if err != nil {
+			return l, err
+		}
+		route = staticRoute(path.Dir(sc.Path), dir)
+	case sc.FileBytes > 0:
+		file, err := b.bigFile(sc.FileBytes)
+		if err != nil {
+			return l, err
+		}
+		route = fileRoute(sc.Path, file)
+	default:
+		return l, fmt.Errorf("nginx serves only the file scenarios, not %s", sc.Name)
 	}
 	prefix := filepath.Join(b.tmp, fmt.Sprintf("nginx-%s-%d", sc.Name, runIdx))
 	if err := os.MkdirAll(prefix, 0o755); err != nil {
 		return l, err
 	}
 	conf := filepath.Join(prefix, "nginx.conf")
-	if err := os.WriteFile(conf, []byte(nginxConfig(prefix, port, path.Dir(sc.Path), dir, os.Geteuid() == 0)), 0o644); err != nil {
+	if err := os.WriteFile(conf, []byte(nginxConfig(prefix, port, route, os.Geteuid() == 0)), 0o644); err != nil {
 		return l, err
 	}
 	l.argv = []string{b.cfg.nginx, "-e", "stderr", "-p", prefix + "/", "-c", conf, "-g", "daemon off;"}

@@ -151,9 +151,10 @@ var scenarios = []Scenario{
 		Name: "filewrapper256m", Title: "wsgi.file_wrapper: a 256 MiB file with Content-Length, 4 concurrent downloads, 2 × 32",
 		App: "filewrapper", Method: "GET", Path: "/file", ExpectBytes: 256 << 20, FileBytes: 256 << 20,
 		Clients: 4, Conns: 4, Procs: 2, Threads: 32,
-		Servers: []string{"gowsgi", "uwsgi"},
+		Servers: []string{"gowsgi", "uwsgi", "nginx"},
 		Notes: []string{
 			"app: `apps/filewrapper.py` returns `environ['wsgi.file_wrapper'](open(path, 'rb'), 65536)` for a 256 MiB file benchrun writes to its temporary directory",
+			"nginx: the same file as a static file (`location = /file { alias FILE; }`, 2 worker processes, sendfile, tcp_nopush): what an event-driven sendfile server reaches here with no Python in the path",
 			"MB = 10^6 bytes, counting every body byte received, including the downloads cut off by the end of the run; downloads must arrive whole (Content-Length and length checked)",
 			"RSS growth: peak minus idle RSS of the server's process tree, sampled every 100 ms during warm-up and load",
 		},

@@ -64,7 +64,7 @@ func TestServerSelection(t *testing.T) {
 	if got, want := runs(scenarioByName(t, "static4k")), []string{"gowsgi", "uwsgi", "uwsgi-nodelay", "nginx"}; !slices.Equal(got, want) {
 		t.Errorf("static4k runs %v, want %v", got, want)
 	}
-	if got, want := runs(scenarioByName(t, "filewrapper256m")), []string{"gowsgi", "uwsgi"}; !slices.Equal(got, want) {
+	if got, want := runs(scenarioByName(t, "filewrapper256m")), []string{"gowsgi", "uwsgi", "nginx"}; !slices.Equal(got, want) {
 		t.Errorf("filewrapper256m runs %v, want %v", got, want)
 	}
 	if got, want := runs(scenarioByName(t, "hello-metrics")), []string{"gowsgi", "gowsgi-stats"}; !slices.Equal(got, want) {
@@ -162,39 +162,55 @@ func TestCommandLines(t *testing.T) {
 	if !strings.Contains(strings.Join(l.argv, " "), "--module filewrapper:application") {
 		t.Errorf("uwsgi: %q", l.argv)
 	}
+	// nginx serves that same file as a static file at the scenario's path.
+	ng = cmd("nginx", fw)
+	conf, err := os.ReadFile(ng.argv[slices.Index(ng.argv, "-c")+1])
+	if err != nil || !strings.Contains(string(conf), "location = /file {") || !strings.Contains(string(conf), "alias "+file+";") {
+		t.Errorf("nginx for file_wrapper: %v\n%s", err, conf)
+	}
 }
 
 func TestNginxConfig(t *testing.T) {
 	prefix, dir := t.TempDir(), t.TempDir()
-	conf := nginxConfig(prefix, 4321, "/static", dir, os.Geteuid() == 0)
-	for _, want := range []string{
-		"worker_processes 2;", "sendfile on;", "tcp_nopush on;", "access_log off;", "keepalive_requests 1000000;",
-		"listen 127.0.0.1:4321;", "location /static/ {", "alias " + dir + "/;",
-		"pid " + filepath.Join(prefix, "nginx.pid") + ";", "client_body_temp_path " + filepath.Join(prefix, "client_body") + ";",
+	file := filepath.Join(dir, "big.bin")
+	for _, c := range []struct {
+		route nginxRoute
+		want  []string
+	}{
+		{staticRoute("/static", dir), []string{"location /static/ {", "alias " + dir + "/;"}},
+		{fileRoute("/file", file), []string{"location = /file {", "alias " + file + ";"}},
 	} {
-		if !strings.Contains(conf, want) {
-			t.Errorf("config lacks %q:\n%s", want, conf)
+		conf := nginxConfig(prefix, 4321, c.route, os.Geteuid() == 0)
+		for _, want := range append([]string{
+			"worker_processes 2;", "sendfile on;", "tcp_nopush on;", "access_log off;", "keepalive_requests 1000000;",
+			"listen 127.0.0.1:4321;",
+			"pid " + filepath.Join(prefix, "nginx.pid") + ";", "client_body_temp_path " + filepath.Join(prefix, "client_body") + ";",
+		}, c.want...) {
+			if !strings.Contains(conf, want) {
+				t.Errorf("config lacks %q:\n%s", want, conf)
+			}
 		}
-	}
-	// Every path it writes is under the prefix.
-	for _, line := range strings.Split(conf, "\n") {
-		f := strings.Fields(strings.TrimSuffix(strings.TrimSpace(line), ";"))
-		if len(f) == 2 && strings.HasPrefix(f[1], "/") && !strings.HasPrefix(f[1], prefix) && f[0] != "alias" && f[0] != "location" {
-			t.Errorf("%q writes outside the prefix", line)
+		// Every path it writes is under the prefix.
+		for _, line := range strings.Split(conf, "\n") {
+			f := strings.Fields(strings.TrimSuffix(strings.TrimSpace(line), ";"))
+			if len(f) == 2 && strings.HasPrefix(f[1], "/") && !strings.HasPrefix(f[1], prefix) && f[0] != "alias" && f[0] != "location" {
+				t.Errorf("%q writes outside the prefix", line)
+			}
 		}
-	}
-	nginx, err := exec.LookPath("/usr/sbin/nginx")
-	if err != nil {
-		t.Skip("no nginx to check the syntax with")
-	}
-	path := filepath.Join(prefix, "nginx.conf")
-	if err := os.WriteFile(path, []byte(conf), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	if out, err := exec.CommandContext(ctx, nginx, "-t", "-q", "-e", "stderr", "-p", prefix+"/", "-c", path).CombinedOutput(); err != nil {
-		t.Fatalf("nginx -t: %v\n%s", err, out)
+		nginx, err := exec.LookPath("/usr/sbin/nginx")
+		if err != nil {
+			t.Skip("no nginx to check the syntax with")
+		}
+		path := filepath.Join(prefix, "nginx.conf")
+		if err := os.WriteFile(path, []byte(conf), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		out, err := exec.CommandContext(ctx, nginx, "-t", "-q", "-e", "stderr", "-p", prefix+"/", "-c", path).CombinedOutput()
+		cancel()
+		if err != nil {
+			t.Fatalf("nginx -t: %v\n%s\n%s", err, out, conf)
+		}
 	}
 }
 
@@ -317,6 +333,7 @@ func newReport(t *testing.T) *Report {
 	fw := ScenarioResult{Scenario: scenarioByName(t, "filewrapper256m"), Rows: []Row{
 		mk("gowsgi", statusOK, 2100, 0, 30, 38, true),
 		mk("uwsgi", statusOK, 2000, 0, 40, 41, true),
+		mk("nginx", statusOK, 2200, 0, 5, 6, true),
 	}}
 	metrics := ScenarioResult{Scenario: scenarioByName(t, "hello-metrics"), Rows: []Row{
 		mk("gowsgi", statusOK, 40000, 30000, 30, 31, false),
@@ -372,6 +389,7 @@ func TestNewTargets(t *testing.T) {
 		"static 4 KiB vs nginx":                 targetPass, // 0.6x
 		"file_wrapper 256 MiB MB/s vs uWSGI":    targetPass, // 1.05x
 		"file_wrapper 256 MiB RSS growth":       targetPass, // 8 MiB
+		"file_wrapper 256 MiB vs nginx static":  targetFail, // 0.95x
 		"hello with metrics vs without":         targetPass, // 0.975
 		"filewrapper256m: fair to every client": targetPass,
 		"hello 64 conns vs uWSGI":               targetNotRun,
@@ -383,6 +401,9 @@ func TestNewTargets(t *testing.T) {
 	}
 	if m := got["static 4 KiB vs faster uWSGI"].Measured; !strings.Contains(m, "of uWSGI --tcp-nodelay") || !strings.Contains(m, "per CPU-second 2.08x") {
 		t.Errorf("static measured %q", m)
+	}
+	if m := got["file_wrapper 256 MiB vs nginx static"].Measured; !strings.Contains(m, "0.95x (2,100 vs 2,200 MB/s)") {
+		t.Errorf("file_wrapper vs nginx measured %q", m)
 	}
 	if m := got["filewrapper256m: fair to every client"].Measured; !strings.Contains(m, "420 MB/s") {
 		t.Errorf("download fairness measured %q", m)
@@ -450,8 +471,8 @@ func TestNewScenarioOutputs(t *testing.T) {
 		}
 	}
 	// Each group has exactly its own bars.
-	if n := strings.Count(svg, `stroke-width="0.8"><title>`); n != 8 {
-		t.Errorf("%d bars, want 4 + 2 + 2", n)
+	if n := strings.Count(svg, `stroke-width="0.8"><title>`); n != 9 {
+		t.Errorf("%d bars, want 4 + 3 + 2", n)
 	}
 	if out := os.Getenv("BENCHRUN_SAMPLE_OUT"); out != "" {
 		_ = writeOutputs(rep, out)
