@@ -680,8 +680,20 @@ func TestStaticOptions(t *testing.T) {
 		checkBody(t, staticFetch(t, s, "GET", "/static/x.py"), "print('source')")
 	})
 	t.Run("mount at the root", func(t *testing.T) {
-		s := startServer(t, "filewrapper_app", plain, 1, "--static-map", "/="+st.root)
+		s := startServer(t, "filewrapper_app", plain, 1, "--static-map", "/="+st.root, "--static-index", "index.html")
 		checkBody(t, staticFetch(t, s, "GET", "/site.css"), siteCSS)
+		// "//sub" names the directory sub; its redirect must not become
+		// "//sub/", a reference to the host "sub".
+		for _, target := range []string{"/sub", "//sub", "///sub?x=1"} {
+			r := staticFetch(t, s, "GET", target)
+			want := "/sub/"
+			if strings.HasSuffix(target, "?x=1") {
+				want += "?x=1"
+			}
+			if loc := r.get(t, "Location"); r.status != 301 || loc != want {
+				t.Errorf("GET %s: %d Location %q, want 301 %q", target, r.status, loc, want)
+			}
+		}
 		requireApp(t, staticFetch(t, s, "GET", "/ping"), "/ping")
 		if r := staticFetch(t, s, "GET", "/../outside/secret.txt"); r.status != 404 {
 			t.Errorf("traversal at a root mount: %d, want 404", r.status)

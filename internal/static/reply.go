@@ -91,7 +91,13 @@ func (r *Reply) setText(s string) {
 }
 
 // redirect answers 301 to the same path with a slash appended, keeping the query.
+// Leading slashes become one: with a mapping at "/", "//evil.example" would
+// otherwise redirect to "//evil.example/", which a browser reads as another
+// host (an open redirect; RFC 3986 section 4.2, a network-path reference).
 func (r *Reply) redirect(rawPath, query []byte, hasQuery bool) {
+	for len(rawPath) > 1 && rawPath[1] == '/' {
+		rawPath = rawPath[1:]
+	}
 	r.status = 301
 	f := append(r.fields, "Location: "...)
 	f = append(f, rawPath...)
