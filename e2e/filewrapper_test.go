@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"bytes"
+	"compress/gzip"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -119,6 +120,14 @@ func TestFileWrapper(t *testing.T) {
 		requireApp(t, c.mustResponse("GET"), "/ping")
 	})
 
+	s.step(t, "a file behind an object outside io is sent with sendfile", true, func(t *testing.T) {
+		target, id := fileURL("/proxy", path)
+		if r := staticFetch(t, s, "GET", target); !bytes.Equal(r.body, data) {
+			t.Errorf("file behind a proxy object: %d bytes, want %d", len(r.body), len(data))
+		}
+		s.waitEvents(t, id, sentWithSendfile...)
+	})
+
 	s.step(t, "304 sends no body and reads nothing", true, func(t *testing.T) {
 		target, id := fileURL("/304", path)
 		r := staticFetch(t, s, "GET", target)
@@ -147,6 +156,22 @@ func TestFileWrapper(t *testing.T) {
 		r = staticFetch(t, s, "GET", target)
 		if !bytes.Equal(r.body, bytes.Repeat([]byte("abcdefghij"), 100)) {
 			t.Errorf("pipe: %d bytes", len(r.body))
+		}
+		s.waitEvents(t, id, sentByIteration...)
+		// A gzip file's descriptor holds the compressed bytes; read()
+		// returns what it decompresses, and that is the body.
+		gz := filepath.Join(t.TempDir(), "data.gz")
+		var zb bytes.Buffer
+		zw := gzip.NewWriter(&zb)
+		zw.Write(data[:200000])
+		zw.Close()
+		if err := os.WriteFile(gz, zb.Bytes(), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		target, id = fileURL("/gzip", gz)
+		r = staticFetch(t, s, "GET", target)
+		if !bytes.Equal(r.body, data[:200000]) {
+			t.Errorf("gzip.GzipFile: %d bytes, want the 200000 it decompresses to (the file has %d)", len(r.body), zb.Len())
 		}
 		s.waitEvents(t, id, sentByIteration...)
 		// After write(), the response goes on the way it began.

@@ -102,7 +102,9 @@ static PyObject *gw_format_exc;
 static PyObject *gw_load_app_fn;
 static PyObject *gw_str_http, *gw_str_https;
 static PyObject *gw_key_url_scheme, *gw_key_input, *gw_key_errors, *gw_str_close;
-static PyObject *gw_file_wrapper, *gw_text_io, *gw_str_filelike, *gw_str_fileno, *gw_str_tell; /* wsgi.file_wrapper with sendfile */
+/* wsgi.file_wrapper with sendfile */
+static PyObject *gw_file_wrapper, *gw_str_filelike, *gw_str_fileno, *gw_str_tell, *gw_str_raw;
+static PyObject *gw_io_base, *gw_file_io, *gw_buffered_reader, *gw_buffered_random;
 static PyThreadState *gw_main_tstate;
 
 typedef struct gw_ctx gw_ctx;
@@ -973,10 +975,17 @@ static int gw_setup(const gw_init_options *o)
     gw_str_filelike = PyUnicode_InternFromString("filelike");
     gw_str_fileno = PyUnicode_InternFromString("fileno");
     gw_str_tell = PyUnicode_InternFromString("tell");
+    gw_str_raw = PyUnicode_InternFromString("raw");
     PyObject *io = PyImport_ImportModule("io");
-    gw_text_io = io != NULL ? PyObject_GetAttrString(io, "TextIOBase") : NULL;
-    Py_XDECREF(io);
-    if (!gw_str_filelike || !gw_str_fileno || !gw_str_tell || !gw_text_io)
+    if (io != NULL) {
+        gw_io_base = PyObject_GetAttrString(io, "IOBase");
+        gw_file_io = PyObject_GetAttrString(io, "FileIO");
+        gw_buffered_reader = PyObject_GetAttrString(io, "BufferedReader");
+        gw_buffered_random = PyObject_GetAttrString(io, "BufferedRandom");
+        Py_DECREF(io);
+    }
+    if (!gw_str_filelike || !gw_str_fileno || !gw_str_tell || !gw_str_raw || !gw_io_base || !gw_file_io ||
+        !gw_buffered_reader || !gw_buffered_random)
         return -1;
 
     /* The environ template: everything that is the same for every request. */
@@ -1218,6 +1227,34 @@ static void gw_no_start_response(gw_ctx *c)
  * done (close() called, final write made), 0 when the wrapper must be
  * iterated like any iterable (nothing was sent or changed).
  */
+/*
+ * Whether read() on filelike returns the bytes of the file behind its
+ * fileno(), so that sendfile sends what iteration would. Of io's classes
+ * only a FileIO, or a BufferedReader / BufferedRandom over one, does:
+ * gzip.GzipFile, bz2.BZ2File and lzma.LZMAFile are io objects whose
+ * fileno() is the compressed file's, and a text file yields str. Objects
+ * outside io (Django's File, tempfile's wrappers) hand their file's bytes
+ * through and are taken at their fileno(), as uWSGI and gunicorn do.
+ */
+static int gw_reads_its_file(PyObject *filelike)
+{
+    int r = PyObject_IsInstance(filelike, gw_io_base);
+    if (r == 0)
+        return 1;
+    if (r == 1 && PyObject_IsInstance(filelike, gw_file_io) == 1)
+        return 1;
+    if (r == 1 && (PyObject_IsInstance(filelike, gw_buffered_reader) == 1 ||
+                   PyObject_IsInstance(filelike, gw_buffered_random) == 1)) {
+        PyObject *raw = PyObject_GetAttr(filelike, gw_str_raw);
+        r = raw != NULL ? PyObject_IsInstance(raw, gw_file_io) : -1;
+        Py_XDECREF(raw);
+        PyErr_Clear();
+        return r == 1;
+    }
+    PyErr_Clear();
+    return 0;
+}
+
 static int gw_send_wrapped_file(gw_ctx *c, PyObject *wrapper)
 {
     /* A response begun with write() keeps going that way. */
@@ -1228,9 +1265,8 @@ static int gw_send_wrapped_file(gw_ctx *c, PyObject *wrapper)
         PyErr_Clear();
         return 0;
     }
-    /* A text file yields str: iteration reports that as the error it is. */
-    int text = PyObject_IsInstance(filelike, gw_text_io);
-    PyObject *r = text == 0 ? PyObject_CallMethodNoArgs(filelike, gw_str_fileno) : NULL;
+    /* Anything else is iterated (a text file's str is reported there as the error it is). */
+    PyObject *r = gw_reads_its_file(filelike) ? PyObject_CallMethodNoArgs(filelike, gw_str_fileno) : NULL;
     long fd = -1;
     if (r != NULL) {
         fd = PyLong_Check(r) ? PyLong_AsLong(r) : -1;

@@ -7,6 +7,7 @@ sent by iteration is. Every request carries ?id=X; /closed?id=X returns
 the events.
 """
 
+import gzip
 import io
 import os
 import time
@@ -57,6 +58,47 @@ class RecordingBytes(io.BytesIO):
         super().close()
 
 
+class RecordingGzip(gzip.GzipFile):
+    """A gzip file: fileno() is the compressed file's, read() returns what it decompresses."""
+
+    def __init__(self, rid, path):
+        super().__init__(path, "rb")
+        self.rid = rid
+        self._read_seen = False
+        self._close_seen = False
+
+    def read(self, size=-1):
+        if not self._read_seen:
+            self._read_seen = True
+            tracker.record(self.rid, "read")
+        return super().read(size)
+
+    def close(self):
+        if not self._close_seen:
+            self._close_seen = True
+            tracker.record(self.rid, "close")
+        super().close()
+
+
+class FileProxy:
+    """Not an io object, like Django's File: read() and fileno() reach the same file."""
+
+    def __init__(self, f):
+        self._f = f
+
+    def read(self, size=-1):
+        return self._f.read(size)
+
+    def fileno(self):
+        return self._f.fileno()
+
+    def tell(self):
+        return self._f.tell()
+
+    def close(self):
+        self._f.close()
+
+
 def _headers(p, extra=()):
     h = [("Content-Type", "application/octet-stream")]
     if "cl" in p:
@@ -79,6 +121,21 @@ def file_(environ, start_response):
         io.BufferedReader.read(f, int(p["skip"]))
     start_response("200 OK", _headers(p))
     return environ["wsgi.file_wrapper"](f, int(p.get("blk", "8192")))
+
+
+def gzip_(environ, start_response):
+    """/gzip?id&path: a gzip.GzipFile must be iterated: its descriptor holds the compressed bytes."""
+    p = _params(environ)
+    start_response("200 OK", _headers(p))
+    return environ["wsgi.file_wrapper"](RecordingGzip(p["id"], p["path"]), 8192)
+
+
+def proxy(environ, start_response):
+    """/proxy?id&path: a file behind an object outside io keeps the sendfile path."""
+    p = _params(environ)
+    f = RecordingFile(p["id"], io.FileIO(p["path"], "rb"))
+    start_response("200 OK", _headers(p))
+    return environ["wsgi.file_wrapper"](FileProxy(f), 8192)
 
 
 def bytes_(environ, start_response):
@@ -142,6 +199,8 @@ def ping(environ, start_response):
 ROUTES = {
     "/file": file_,
     "/bytes": bytes_,
+    "/gzip": gzip_,
+    "/proxy": proxy,
     "/pipe": pipe,
     "/written": written,
     "/text": text,
