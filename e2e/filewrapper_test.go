@@ -205,6 +205,10 @@ func TestFileWrapper(t *testing.T) {
 		c.abort()
 		s.waitEvents(t, id, sentWithSendfile...)
 		s.waitFDs(t, base) // the duplicate descriptor is closed, the socket too
+		// The log counts what went out, not the file's length.
+		if n := s.accessLogBytes(t, "id="+id+"&"); n <= 0 || n >= 64<<20 {
+			t.Errorf("access log: %d body bytes for a download cut after 256 KiB of 64 MiB", n)
+		}
 	})
 
 	s.step(t, "a slow client holds no python thread", true, func(t *testing.T) {

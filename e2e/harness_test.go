@@ -346,6 +346,33 @@ func (s *server) waitLog(t *testing.T, substr string) {
 	}
 }
 
+// accessLogBytes waits for the access log line of the request whose
+// target contains substr and returns its body bytes (the field after the
+// status in the default format).
+func (s *server) accessLogBytes(t *testing.T, substr string) int64 {
+	t.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		for _, line := range strings.Split(s.log.String(), "\n") {
+			_, rest, ok := strings.Cut(line, substr)
+			if !ok {
+				continue
+			}
+			if _, after, ok := strings.Cut(rest, "\" "); ok {
+				if f := strings.Fields(after); len(f) >= 2 {
+					if n, err := strconv.ParseInt(f[1], 10, 64); err == nil {
+						return n
+					}
+				}
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no access log line for %q", substr)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
 // openSockets counts the server process's open sockets (Linux /proc), to
 // see whether it still holds connections its clients have left.
 func (s *server) openSockets(t *testing.T) int {

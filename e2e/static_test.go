@@ -584,7 +584,7 @@ func TestStaticFiles(t *testing.T) {
 	s.step(t, "client disconnects mid-file", true, func(t *testing.T) {
 		base := s.openFDs(t)
 		c := dialRaw(t, s.addr)
-		c.send(staticRequest("GET", "/static/big.bin"))
+		c.send(staticRequest("GET", "/static/big.bin?cut=1"))
 		r, err := c.readHead()
 		if err != nil || r.status != 200 {
 			t.Fatalf("big.bin: %v %v", r, err)
@@ -595,6 +595,10 @@ func TestStaticFiles(t *testing.T) {
 		}
 		c.abort()
 		s.waitFDs(t, base)
+		// The log counts what went out, not the file's length.
+		if n := s.accessLogBytes(t, "/static/big.bin?cut=1"); n <= 0 || n >= int64(len(st.big)) {
+			t.Errorf("access log: %d body bytes for a download of %d cut after 256 KiB", n, len(st.big))
+		}
 		// The server is fine and serves the whole file to the next client.
 		if r := staticFetch(t, s, "GET", "/static/big.bin"); !bytes.Equal(r.body, st.big) {
 			t.Errorf("big.bin after a cut connection: %d bytes, want the file's %d", len(r.body), len(st.big))

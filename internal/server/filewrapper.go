@@ -49,11 +49,20 @@ func (c *conn) sendBodyFile(ex *exchange) {
 	ex.mu.Lock()
 	gone := ex.gone
 	ex.mu.Unlock()
-	if gone {
-		return
+	var sent int64
+	var err error
+	if !gone {
+		sent, err = static.SendFile(c.nc, f, ex.bodyOff, ex.bodyLen, c.srv.opts.WriteTimeout)
 	}
-	sent, err := static.SendFile(c.nc, f, ex.bodyOff, ex.bodyLen, c.srv.opts.WriteTimeout)
-	if err == nil {
+	if sent < ex.bodyLen {
+		// The log and the byte counters get what went out, not what
+		// SendFile counted as sent when it took the file.
+		c.obs.fileLen = sent
+		ex.mu.Lock()
+		ex.sent -= ex.bodyLen - sent
+		ex.mu.Unlock()
+	}
+	if gone || err == nil {
 		return
 	}
 	if errors.Is(err, static.ErrFileShrank) {

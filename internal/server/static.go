@@ -45,7 +45,7 @@ func (c *conn) serveStatic() (served, keep bool) {
 	if http10 {
 		proto = protoHTTP10
 	}
-	c.obsStatic(c.ex.desc, proto, rep.Status(), rep.BodyLength())
+	c.obsStatic(c.ex.desc, proto, rep.Status(), rep.BodySent())
 	return true, ok && keep
 }
 

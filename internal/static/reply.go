@@ -31,6 +31,7 @@ type Reply struct {
 	extra   []byte // multipart boundaries and part headers, sliced by part.prefix and trailer
 	trailer [2]int
 	length  int64 // Content-Length
+	sent    int64 // body bytes Write put on the wire (for the access log)
 
 	scratch []byte // decoded request path
 	etag    []byte
@@ -113,6 +114,7 @@ func (r *Reply) redirect(rawPath, query []byte, hasQuery bool) {
 // Write sends the reply on w and reports whether all of it went out (if
 // not, the connection must be closed). date is the Date value; keepAlive
 // and http10 decide the Connection field. Every write gets timeout.
+// BodySent tells afterwards how much of the body went out.
 func (r *Reply) Write(w net.Conn, date []byte, keepAlive, http10 bool, timeout time.Duration) bool {
 	b := r.buf[:0]
 	b = append(b, "HTTP/1.1 "...)
@@ -130,47 +132,63 @@ func (r *Reply) Write(w net.Conn, date []byte, keepAlive, http10 bool, timeout t
 	}
 	b = append(b, "\r\n"...)
 	defer func() { r.buf = b[:0] }()
+	headLen := len(b)
+	// withBody writes the head and a body appended to it in one write.
+	withBody := func() bool {
+		n, ok := writeAll(w, b, timeout)
+		r.sent += int64(max(n-headLen, 0))
+		return ok
+	}
 
 	if r.head || r.status == 304 {
-		return writeAll(w, b, timeout)
+		_, ok := writeAll(w, b, timeout)
+		return ok
 	}
 	if r.fd < 0 {
 		b = append(b, r.body...)
-		return writeAll(w, b, timeout)
+		return withBody()
 	}
 	if len(r.parts) == 1 && r.parts[0].n <= smallBody {
 		p := r.parts[0]
-		n := len(b)
-		b = slices.Grow(b, int(p.n))[:n+int(p.n)]
-		if !preadFull(r.fd, b[n:], p.off) {
+		b = slices.Grow(b, int(p.n))[:headLen+int(p.n)]
+		if !preadFull(r.fd, b[headLen:], p.off) {
 			return false // the file shrank: the declared length cannot be met
 		}
-		return writeAll(w, b, timeout)
+		return withBody()
 	}
-	if !writeAll(w, b, timeout) {
+	if _, ok := writeAll(w, b, timeout); !ok {
 		return false
 	}
 	f := os.NewFile(uintptr(r.fd), "static")
 	r.fd = -1
 	defer f.Close()
 	for _, p := range r.parts {
-		if p.prefix[1] > p.prefix[0] && !writeAll(w, r.extra[p.prefix[0]:p.prefix[1]], timeout) {
+		if p.prefix[1] > p.prefix[0] && !r.writeBody(w, r.extra[p.prefix[0]:p.prefix[1]], timeout) {
 			return false
 		}
-		if _, err := SendFile(w, f, p.off, p.n, timeout); err != nil {
+		n, err := SendFile(w, f, p.off, p.n, timeout)
+		r.sent += n
+		if err != nil {
 			return false
 		}
 	}
 	if r.trailer[1] > r.trailer[0] {
-		return writeAll(w, r.extra[r.trailer[0]:r.trailer[1]], timeout)
+		return r.writeBody(w, r.extra[r.trailer[0]:r.trailer[1]], timeout)
 	}
 	return true
 }
 
-func writeAll(w net.Conn, b []byte, timeout time.Duration) bool {
+// writeBody writes b, a piece of the body, and counts what went out.
+func (r *Reply) writeBody(w net.Conn, b []byte, timeout time.Duration) bool {
+	n, ok := writeAll(w, b, timeout)
+	r.sent += int64(n)
+	return ok
+}
+
+func writeAll(w net.Conn, b []byte, timeout time.Duration) (int, bool) {
 	w.SetWriteDeadline(time.Now().Add(timeout))
-	_, err := w.Write(b)
-	return err == nil
+	n, err := w.Write(b)
+	return n, err == nil
 }
 
 // preadFull fills b from fd at off; false if the file ended first or failed.
@@ -189,10 +207,6 @@ func preadFull(fd int, b []byte, off int64) bool {
 	return true
 }
 
-// BodyLength is how many body bytes the reply sends (none for HEAD).
-func (r *Reply) BodyLength() int64 {
-	if r.head {
-		return 0
-	}
-	return r.length
-}
+// BodySent is how many body bytes Write sent: the whole body, or less
+// when the client went away (nginx's $body_bytes_sent).
+func (r *Reply) BodySent() int64 { return r.sent }
