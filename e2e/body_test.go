@@ -13,6 +13,7 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 )
@@ -163,6 +164,50 @@ func deref(p *string) string {
 		return ""
 	}
 	return *p
+}
+
+// TestLimitPostChunked: --limit-post refuses a chunked body once it
+// passes the limit, whether the server receives it first or the
+// application streams it (Expect: 100-continue).
+func TestLimitPostChunked(t *testing.T) {
+	t.Parallel()
+	s := startServer(t, "body_app", plain, 1, "--limit-post", "100000")
+	chunks := func(n int) string {
+		var b strings.Builder
+		piece := strings.Repeat("x", 1000)
+		for range n {
+			b.WriteString("3e8\r\n" + piece + "\r\n")
+		}
+		return b.String() + "0\r\n\r\n"
+	}
+	for _, expect := range []bool{false, true} {
+		head := "POST /read HTTP/1.1\r\nHost: e2e.test\r\nTransfer-Encoding: chunked\r\n"
+		if expect {
+			head += "Expect: 100-continue\r\n"
+		}
+		// Under the limit: read whole.
+		c := dialRaw(t, s.addr)
+		c.send(head + "\r\n" + chunks(50))
+		r := c.mustResponse("POST")
+		if r.status == 100 {
+			r = c.mustResponse("POST")
+		}
+		if r.status != 200 || !strings.Contains(string(r.body), `"len": 50000`) {
+			t.Errorf("expect %v, 50,000 bytes under a 100,000 limit: %v %s", expect, r, r.body)
+		}
+		c.close()
+		// Over it: 413 and the connection closes, the app never has it all.
+		c = dialRaw(t, s.addr)
+		c.send(head + "\r\n" + chunks(150))
+		r = c.mustResponse("POST")
+		if r.status == 100 {
+			r = c.mustResponse("POST")
+		}
+		if r.status != 413 {
+			t.Errorf("expect %v, 150,000 bytes over a 100,000 limit: %v %s", expect, r, r.body)
+		}
+		c.expectClosed()
+	}
 }
 
 // TestExpectContinue: the 100 Continue interim response is sent only when

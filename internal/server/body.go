@@ -18,11 +18,19 @@ type socketBody struct {
 	chunked   bool
 	remaining int64 // Content-Length bodies only
 	done      bool  // the whole body has been read
+	// limit is --limit-post for a chunked body (0: none), whose length
+	// is known only as it arrives; total counts it. Past the limit every
+	// read fails with errBodyTooLarge and tooLarge is set.
+	limit, total int64
+	tooLarge     bool
 }
 
 func (b *socketBody) Read(p []byte) (int, error) {
 	if b.done {
 		return 0, io.EOF
+	}
+	if b.tooLarge {
+		return 0, errBodyTooLarge
 	}
 	c := b.c
 	c.nc.SetReadDeadline(time.Now().Add(c.srv.opts.BodyTimeout))
@@ -30,6 +38,11 @@ func (b *socketBody) Read(p []byte) (int, error) {
 		n, err := c.chunked.Read(p)
 		if err == io.EOF {
 			b.done = true
+		}
+		b.total += int64(n)
+		if b.limit > 0 && b.total > b.limit {
+			b.tooLarge = true
+			return 0, errBodyTooLarge
 		}
 		return n, err
 	}
@@ -69,6 +82,7 @@ func (c *conn) prepareBody(ex *exchange) error {
 	}
 	sb := &socketBody{c: c, chunked: req.Chunked, remaining: req.ContentLength}
 	if req.Chunked {
+		sb.limit = o.LimitPost
 		if c.chunked == nil {
 			c.chunked = httpwire.NewChunkedReader(c.br, &c.srv.limits)
 		} else {
@@ -101,21 +115,14 @@ func (c *conn) prepareBody(ex *exchange) error {
 // PostBuffering and in an unlinked temporary file beyond.
 func (c *conn) spoolBody(ex *exchange, sb *socketBody) error {
 	o := &c.srv.opts
-	limit := o.LimitPost
 	buf := c.body[:0]
 	var total int64
 	var file *os.File
 	chunk := make([]byte, 64<<10)
 	for {
-		n, err := sb.Read(chunk)
+		n, err := sb.Read(chunk) // a chunked body past --limit-post fails here
 		if n > 0 {
 			total += int64(n)
-			if limit > 0 && total > limit {
-				if file != nil {
-					file.Close()
-				}
-				return errBodyTooLarge
-			}
 			if file == nil && int64(len(buf)+n) <= o.PostBuffering {
 				buf = append(buf, chunk[:n]...)
 			} else {

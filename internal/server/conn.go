@@ -383,7 +383,7 @@ func (c *conn) finishBody(ex *exchange) bool {
 	if sb == nil || sb.done {
 		return true
 	}
-	if ex.continuePending {
+	if ex.continuePending || sb.tooLarge {
 		return false // the client may or may not send the body now: do not guess
 	}
 	n, err := io.CopyN(io.Discard, sb, drainLimit)

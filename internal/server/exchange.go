@@ -147,6 +147,12 @@ func (e *exchange) Write(head []byte, body [][]byte, flags int) int {
 	}
 	if head != nil {
 		head, body = e.harakiri.response(head, body) // a harakiri'd request answers 504, not 500
+		if e.sock != nil && e.sock.tooLarge && bytes.Equal(head, genericErrorHead) {
+			// The application failed on a chunked body past --limit-post
+			// that it was streaming (Expect: 100-continue): the client's
+			// error, and the connection closes (finishBody).
+			head, body = payloadTooLargeHead, payloadTooLargeBody
+		}
 		e.startResponse(head, body, final)
 	}
 	for _, b := range body {

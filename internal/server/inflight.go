@@ -169,6 +169,10 @@ var (
 	genericErrorHead   = []byte("500 Internal Server Error\r\nContent-Type: text/plain; charset=utf-8\r\n")
 	gatewayTimeoutHead = []byte("504 Gateway Timeout\r\nContent-Type: text/plain; charset=utf-8\r\n")
 	gatewayTimeoutBody = [][]byte{[]byte("Gateway Timeout\n")}
+	// payloadTooLargeHead replaces the generic 500 of an application that
+	// failed reading a body past --limit-post (exchange.Write).
+	payloadTooLargeHead = []byte("413 Content Too Large\r\nContent-Type: text/plain; charset=utf-8\r\n")
+	payloadTooLargeBody = [][]byte{[]byte("request body too large\n")}
 )
 
 // response turns the bridge's generic 500 into a 504 for a request the
