@@ -4,6 +4,7 @@ import (
 	"errors"
 	"io"
 	"os"
+	"slices"
 	"time"
 
 	"github.com/gowsgi/gowsgi/internal/httpwire"
@@ -97,18 +98,38 @@ func (c *conn) prepareBody(ex *exchange) error {
 		return nil
 	}
 	if !req.Chunked && req.ContentLength <= o.PostBuffering {
-		n := int(req.ContentLength)
-		if cap(c.body) < n {
-			c.body = make([]byte, n)
-		}
-		body := c.body[:n]
-		if _, err := io.ReadFull(sb, body); err != nil {
+		body, err := readGrowing(c.body[:0], sb, int(req.ContentLength))
+		c.body = body
+		if err != nil {
 			return bodyError(err)
 		}
 		ex.body = body
 		return nil
 	}
 	return c.spoolBody(ex, sb)
+}
+
+// firstBodyBuffer is the most memory a body gets before its bytes arrive.
+const firstBodyBuffer = 64 << 10
+
+// readGrowing appends n bytes from r to buf, growing buf as the bytes
+// arrive (doubling from firstBodyBuffer): a client that declares a 1 MiB
+// body and sends one byte makes the connection hold 64 KiB, not 1 MiB.
+func readGrowing(buf []byte, r io.Reader, n int) ([]byte, error) {
+	for len(buf) < n {
+		if len(buf) == cap(buf) {
+			buf = slices.Grow(buf, min(max(cap(buf), firstBodyBuffer), n-len(buf)))
+		}
+		m, err := r.Read(buf[len(buf):min(cap(buf), n)])
+		buf = buf[:len(buf)+m]
+		if err == io.EOF && len(buf) < n {
+			err = io.ErrUnexpectedEOF
+		}
+		if err != nil && err != io.EOF {
+			return buf, err
+		}
+	}
+	return buf, nil
 }
 
 // spoolBody receives a chunked or large body, in memory up to
