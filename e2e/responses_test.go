@@ -351,6 +351,8 @@ func TestNoBodyResponses(t *testing.T) {
 		{"HEAD with an iterable", "HEAD", "/no-body", "HTTP/1.1 200 OK", []string{"Content-Type: text/plain"}, true, false},
 		{"HEAD 204", "HEAD", "/no-body?code=204", "HTTP/1.1 204 No Content", []string{"X-Code: 204"}, true, false},
 		{"GET 204", "GET", "/no-body?code=204", "HTTP/1.1 204 No Content", []string{"X-Code: 204"}, true, false},
+		// RFC 9110 §8.6: never a Content-Length in a 204, even the app's.
+		{"GET 204 with the app's Content-Length", "GET", "/no-body?code=204&cl=0", "HTTP/1.1 204 No Content", []string{"X-Code: 204"}, true, false},
 		{"GET 304", "GET", "/no-body?code=304", "HTTP/1.1 304 Not Modified", []string{"X-Code: 304"}, true, false},
 		// A list has a known length, which HEAD reports as GET would.
 		{"HEAD with a list", "HEAD", "/list1", "HTTP/1.1 200 OK", []string{"Content-Type: text/plain", "Content-Length: 11"}, false, true},
@@ -378,6 +380,9 @@ func TestNoBodyResponses(t *testing.T) {
 					c.send(tc.method + " " + path + " HTTP/1.1\r\nHost: e2e.test\r\n\r\n" + get("/after"))
 					r := c.mustResponse(tc.method)
 					checkHead(t, r, tc.statusLine, tc.headers...)
+					if r.status == 204 && r.values("Content-Length") != nil {
+						t.Errorf("a 204 with Content-Length %q", r.values("Content-Length"))
+					}
 					checkPong(t, c, "/after")
 					if tc.tracked {
 						s.waitEvents(t, id, "next", "next", "close")
@@ -522,6 +527,7 @@ func TestBadResponseHeaders(t *testing.T) {
 		{"Transfer-Encoding", "Transfer-Encoding", "chunked", false},
 		{"Keep-Alive", "Keep-Alive", "timeout=5", false},
 		{"Upgrade", "Upgrade", "h2c", false},
+		{"Content-Length twice", "Content-Length", "16", false},
 	}
 	for _, m := range bothModes {
 		t.Run(m.name, func(t *testing.T) {
@@ -533,7 +539,11 @@ func TestBadResponseHeaders(t *testing.T) {
 				}
 				s.step(t, tc.name, false, func(t *testing.T) {
 					c := dialRaw(t, s.addr)
-					c.send(get("/bad-header?name="+url.QueryEscape(tc.header)+"&value="+url.QueryEscape(tc.value)) + get("/after"))
+					target := "/bad-header?name=" + url.QueryEscape(tc.header) + "&value=" + url.QueryEscape(tc.value)
+					if tc.header == "Content-Length" {
+						target += "&times=2"
+					}
+					c.send(get(target) + get("/after"))
 					r := c.mustResponse("GET")
 					check500(t, r)
 					if vs := r.values("X-Injected"); vs != nil {

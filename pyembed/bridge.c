@@ -573,6 +573,13 @@ static int gw_set_head(gw_ctx *c, PyObject *status, PyObject *headers)
             }
         }
         if (gw_name_is(name, nlen, "content-length")) {
+            /* Two lengths frame the body two ways, and a proxy or client
+             * that believes the other one reads the rest as the next
+             * response (RFC 9112 section 6.3, RFC 9110 section 8.6). */
+            if (c->has_length) {
+                PyErr_Format(PyExc_ValueError, "Content-Length given twice (again as %R): a response has one length", PyTuple_GET_ITEM(h, 1));
+                return -1;
+            }
             int ok = vlen > 0 && vlen <= 18;
             c->length = 0;
             for (Py_ssize_t j = 0; ok && j < vlen; j++) {

@@ -169,8 +169,11 @@ def no_body(environ, start_response):
     rid = tracker.request_id(environ)
     code = _param(environ, "code", "200")
     if code in ("204", "304"):
-        # The validator forbids Content-Type on these.
-        start_response(code + (" No Content" if code == "204" else " Not Modified"), [("X-Code", code)])
+        # The validator forbids Content-Type on these; &cl=N adds a Content-Length (Django adds one to a 204).
+        headers = [("X-Code", code)]
+        if _param(environ, "cl"):
+            headers.append(("Content-Length", _param(environ, "cl")))
+        start_response(code + (" No Content" if code == "204" else " Not Modified"), headers)
     else:
         start_response("200 OK", TEXT)
     return tracker.Tracked(rid, [b"body that ", b"must not be sent"])
@@ -189,8 +192,8 @@ def cl_mismatch(environ, start_response):
 
 
 def bad_header(environ, start_response):
-    """/bad-header?name=N&value=V: a header the server must refuse (CR/LF, hop-by-hop)."""
-    start_response("200 OK", TEXT + [(_param(environ, "name"), _param(environ, "value"))])
+    """/bad-header?name=N&value=V[&times=K]: a header the server must refuse (CR/LF, hop-by-hop, a second Content-Length)."""
+    start_response("200 OK", TEXT + [(_param(environ, "name"), _param(environ, "value"))] * int(_param(environ, "times", "1")))
     return [b"must not be sent"]
 
 

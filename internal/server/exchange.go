@@ -281,6 +281,25 @@ func (e *exchange) ReadBody(p []byte) (int, error) {
 	}
 }
 
+// withoutField returns head (status line and CRLF-ended field lines)
+// without the fields named name (lower case), in a new slice.
+func withoutField(head []byte, name string) []byte {
+	out := make([]byte, 0, len(head))
+	for len(head) > 0 {
+		i := bytes.IndexByte(head, '\n')
+		if i < 0 {
+			return append(out, head...)
+		}
+		line := head[:i+1]
+		head = head[i+1:]
+		if colon := bytes.IndexByte(line, ':'); colon >= 0 && bytes.EqualFold(line[:colon], []byte(name)) {
+			continue
+		}
+		out = append(out, line...)
+	}
+	return out
+}
+
 // startResponse frames the head: the status line and headers from the
 // application plus Date, the body framing and Connection (mu held).
 func (e *exchange) startResponse(head []byte, body [][]byte, final bool) {
@@ -313,6 +332,12 @@ func (e *exchange) startResponse(head []byte, body [][]byte, final bool) {
 		case len(name) == len("date") && bytes.EqualFold(name, []byte("date")):
 			hasDate = true
 		}
+	}
+	if e.status == 204 && appLength >= 0 {
+		// RFC 9110 section 8.6: no Content-Length in a 204. Django's
+		// CommonMiddleware adds "Content-Length: 0" to every response,
+		// so it is dropped rather than refused.
+		head = withoutField(head, "content-length")
 	}
 	o := e.out
 	o = append(o, "HTTP/1.1 "...)
