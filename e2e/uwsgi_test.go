@@ -352,6 +352,23 @@ func TestUwsgiEnviron(t *testing.T) {
 		}, false)
 	})
 
+	// nginx 1.22 sends each header line as its own variable: repeated
+	// lines are joined as the HTTP listener joins them.
+	t.Run("repeated header lines", func(t *testing.T) {
+		env := decodeEnviron(t, uwsgiDo(t, addr, append(nginxVars("GET", "/"), vars(
+			"HTTP_COOKIE", "a=1",
+			"HTTP_X_A", "1",
+			"HTTP_COOKIE", "b=2",
+			"HTTP_X_A", "2",
+			"HTTP_X_A", "3",
+		)...), nil))
+		for k, want := range map[string]string{"HTTP_COOKIE": "a=1; b=2", "HTTP_X_A": "1, 2, 3"} {
+			if got := env[k]; got.Value != want {
+				t.Errorf("%s = %v, want %q", k, got.Value, want)
+			}
+		}
+	})
+
 	t.Run("nginx post", func(t *testing.T) {
 		body := []byte("a=b&c=d")
 		vs := nginxVars("POST", "/submit",

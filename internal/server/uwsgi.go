@@ -179,6 +179,34 @@ type uwsgiCGI struct {
 	haveServerName, haveServerPort, haveRemote bool
 }
 
+func varSeenBefore(vars []uwsgiproto.Var, key []byte) bool {
+	for i := range vars {
+		if bytes.Equal(vars[i].Key, key) {
+			return true
+		}
+	}
+	return false
+}
+
+// joinedVar is the value of vars[i] joined with every later variable of the same name.
+func joinedVar(vars []uwsgiproto.Var, i int, sep string) []byte {
+	v := vars[i].Value
+	var joined []byte
+	for j := i + 1; j < len(vars); j++ {
+		if bytes.Equal(vars[j].Key, vars[i].Key) {
+			if joined == nil {
+				joined = append([]byte(nil), v...)
+			}
+			joined = append(joined, sep...)
+			joined = append(joined, vars[j].Value...)
+		}
+	}
+	if joined != nil {
+		return joined
+	}
+	return v
+}
+
 // buildUwsgiEnviron turns the packet's variables into c.env and a request
 // head for the exchange, and reports whether the client used https.
 //
@@ -231,9 +259,23 @@ func (c *conn) buildUwsgiEnviron(p *uwsgiproto.Packet) (bool, error) {
 			e.Add(pyembed.HeaderKey(key), val)
 		case "HTTP_CONTENT_TYPE", "HTTP_CONTENT_LENGTH", "HTTP_TRANSFER_ENCODING", "HTTP_PROXY":
 		default:
-			if !bytes.HasPrefix(key, []byte("UWSGI_")) {
-				e.AddNamed(key, val)
+			if bytes.HasPrefix(key, []byte("UWSGI_")) {
+				break
 			}
+			if bytes.HasPrefix(key, []byte("HTTP_")) {
+				// nginx (1.22) sends a repeated header line as a repeated
+				// variable: join them as the HTTP listener does, or the
+				// application would see only the last Cookie line.
+				if varSeenBefore(p.Vars[:i], key) {
+					continue
+				}
+				sep := ", "
+				if string(key) == "HTTP_COOKIE" {
+					sep = "; " // RFC 6265 §5.4
+				}
+				val = joinedVar(p.Vars, i, sep)
+			}
+			e.AddNamed(key, val)
 		}
 	}
 	if len(v.method) == 0 {
