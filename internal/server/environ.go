@@ -64,12 +64,13 @@ func (c *conn) buildEnviron() error {
 				}
 			}
 		}
-		if seenBefore(hs[:i], h.Name) {
+		join := headerJoin{allow: policy == config.UnderscoreAllow}
+		if join.seenBefore(hs[:i], h.Name) {
 			continue // joined into the first occurrence
 		}
 		switch {
 		case equalFold(h.Name, "content-type"):
-			e.Add(pyembed.KeyContentType, joinedValue(hs, i, ", "))
+			e.Add(pyembed.KeyContentType, join.value(hs, i, ", "))
 			continue
 		case equalFold(h.Name, "content-length"):
 			e.Add(pyembed.KeyContentLength, h.Value)
@@ -86,7 +87,7 @@ func (c *conn) buildEnviron() error {
 			sep = "; " // RFC 6265 §5.4
 		}
 		key := environKey(name[:0], h.Name)
-		e.AddNamed(key, joinedValue(hs, i, sep))
+		e.AddNamed(key, join.value(hs, i, sep))
 	}
 	if o.host != nil {
 		e.AddNamed(httpHostKey, o.host)
@@ -98,37 +99,73 @@ func (c *conn) buildEnviron() error {
 func environKey(dst, name []byte) []byte {
 	dst = append(dst, "HTTP_"...)
 	for _, ch := range name {
-		switch {
-		case ch >= 'a' && ch <= 'z':
-			ch -= 'a' - 'A'
-		case ch == '-':
-			ch = '_'
-		}
-		dst = append(dst, ch)
+		dst = append(dst, envByte(ch))
 	}
 	return dst
 }
 
-func seenBefore(hs []httpwire.Header, name []byte) bool {
+// headerJoin tells which header lines become one environ value: lines of
+// the same name (case-insensitive), and with --underscore-headers allow
+// also the spellings that differ only in '-' and '_' ("X-Foo-Bar" and
+// "X-Foo_Bar" are both HTTP_X_FOO_BAR: joined, not the last one winning).
+// A line the policy drops joins nothing.
+type headerJoin struct{ allow bool }
+
+func (j headerJoin) same(a, b []byte) bool {
+	if !j.allow {
+		return bytes.EqualFold(a, b)
+	}
+	if len(a) != len(b) {
+		return false
+	}
+	for i := range a {
+		if envByte(a[i]) != envByte(b[i]) {
+			return false
+		}
+	}
+	return true
+}
+
+// envByte is a header name byte as its environ key has it: upper case,
+// '_' for '-'.
+func envByte(ch byte) byte {
+	switch {
+	case ch >= 'a' && ch <= 'z':
+		return ch - ('a' - 'A')
+	case ch == '-':
+		return '_'
+	}
+	return ch
+}
+
+// dropped reports whether the environ never gets the line named name.
+func (j headerJoin) dropped(name []byte) bool {
+	if bytes.IndexByte(name, '_') < 0 {
+		return false
+	}
+	return !j.allow || underscoreTwin(name, "content-type") || underscoreTwin(name, "content-length") || underscoreTwin(name, "transfer-encoding")
+}
+
+func (j headerJoin) seenBefore(hs []httpwire.Header, name []byte) bool {
 	for i := range hs {
-		if bytes.EqualFold(hs[i].Name, name) {
+		if j.same(hs[i].Name, name) && !j.dropped(hs[i].Name) {
 			return true
 		}
 	}
 	return false
 }
 
-// joinedValue is the value of hs[i] joined with every later header of the same name.
-func joinedValue(hs []httpwire.Header, i int, sep string) []byte {
+// value is the value of hs[i] joined with every later line of the same field.
+func (j headerJoin) value(hs []httpwire.Header, i int, sep string) []byte {
 	v := hs[i].Value
 	var joined []byte
-	for j := i + 1; j < len(hs); j++ {
-		if bytes.EqualFold(hs[j].Name, hs[i].Name) {
+	for k := i + 1; k < len(hs); k++ {
+		if j.same(hs[k].Name, hs[i].Name) && !j.dropped(hs[k].Name) {
 			if joined == nil {
 				joined = append([]byte(nil), v...)
 			}
 			joined = append(joined, sep...)
-			joined = append(joined, hs[j].Value...)
+			joined = append(joined, hs[k].Value...)
 		}
 	}
 	if joined != nil {
