@@ -24,11 +24,10 @@ def _params(environ):
     return {k: v[0] for k, v in urllib.parse.parse_qs(environ.get("QUERY_STRING", "")).items()}
 
 
-class RecordingFile(io.BufferedReader):
-    """A file opened for reading that records its first read() and its close()."""
+class Recording:
+    """Records in tracker the first read() and the first close() of a file object."""
 
-    def __init__(self, rid, raw):
-        super().__init__(raw)
+    def _setup(self, rid):
         self.rid = rid
         self._read_seen = False
         self._close_seen = False
@@ -44,6 +43,14 @@ class RecordingFile(io.BufferedReader):
             self._close_seen = True
             tracker.record(self.rid, "close")
         super().close()
+
+
+class RecordingFile(Recording, io.BufferedReader):
+    """A file opened for reading that records its first read() and its close()."""
+
+    def __init__(self, rid, raw):
+        io.BufferedReader.__init__(self, raw)
+        self._setup(rid)
 
 
 class RecordingBytes(io.BytesIO):
@@ -58,26 +65,12 @@ class RecordingBytes(io.BytesIO):
         super().close()
 
 
-class RecordingGzip(gzip.GzipFile):
+class RecordingGzip(Recording, gzip.GzipFile):
     """A gzip file: fileno() is the compressed file's, read() returns what it decompresses."""
 
     def __init__(self, rid, path):
-        super().__init__(path, "rb")
-        self.rid = rid
-        self._read_seen = False
-        self._close_seen = False
-
-    def read(self, size=-1):
-        if not self._read_seen:
-            self._read_seen = True
-            tracker.record(self.rid, "read")
-        return super().read(size)
-
-    def close(self):
-        if not self._close_seen:
-            self._close_seen = True
-            tracker.record(self.rid, "close")
-        super().close()
+        gzip.GzipFile.__init__(self, path, "rb")
+        self._setup(rid)
 
 
 class FileProxy:

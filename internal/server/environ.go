@@ -157,21 +157,27 @@ func (j headerJoin) seenBefore(hs []httpwire.Header, name []byte) bool {
 
 // value is the value of hs[i] joined with every later line of the same field.
 func (j headerJoin) value(hs []httpwire.Header, i int, sep string) []byte {
-	v := hs[i].Value
+	return joinLater(len(hs), i, sep, func(k int) []byte { return hs[k].Value },
+		func(k int) bool { return j.same(hs[k].Name, hs[i].Name) && !j.dropped(hs[k].Name) })
+}
+
+// joinLater joins value(i) with value(k), in order, for every k after i
+// of the n items where same(k); with none it returns value(i) itself.
+func joinLater(n, i int, sep string, value func(int) []byte, same func(int) bool) []byte {
 	var joined []byte
-	for k := i + 1; k < len(hs); k++ {
-		if j.same(hs[k].Name, hs[i].Name) && !j.dropped(hs[k].Name) {
+	for k := i + 1; k < n; k++ {
+		if same(k) {
 			if joined == nil {
-				joined = append([]byte(nil), v...)
+				joined = append([]byte(nil), value(i)...)
 			}
 			joined = append(joined, sep...)
-			joined = append(joined, hs[k].Value...)
+			joined = append(joined, value(k)...)
 		}
 	}
 	if joined != nil {
 		return joined
 	}
-	return v
+	return value(i)
 }
 
 func equalFold(b []byte, lower string) bool {

@@ -190,21 +190,8 @@ func varSeenBefore(vars []uwsgiproto.Var, key []byte) bool {
 
 // joinedVar is the value of vars[i] joined with every later variable of the same name.
 func joinedVar(vars []uwsgiproto.Var, i int, sep string) []byte {
-	v := vars[i].Value
-	var joined []byte
-	for j := i + 1; j < len(vars); j++ {
-		if bytes.Equal(vars[j].Key, vars[i].Key) {
-			if joined == nil {
-				joined = append([]byte(nil), v...)
-			}
-			joined = append(joined, sep...)
-			joined = append(joined, vars[j].Value...)
-		}
-	}
-	if joined != nil {
-		return joined
-	}
-	return v
+	return joinLater(len(vars), i, sep, func(k int) []byte { return vars[k].Value },
+		func(k int) bool { return bytes.Equal(vars[k].Key, vars[i].Key) })
 }
 
 // buildUwsgiEnviron turns the packet's variables into c.env and a request
