@@ -165,6 +165,14 @@ func (tm *testMaster) stop(immediate bool) int {
 	}
 }
 
+// stopClean stops the master gracefully and requires it to exit with 0.
+func (tm *testMaster) stopClean() {
+	tm.t.Helper()
+	if code := tm.stop(false); code != 0 {
+		tm.t.Errorf("exit code %d, want 0", code)
+	}
+}
+
 // wantFailure waits up to 10 s for the master to exit on its own, with 1.
 func (tm *testMaster) wantFailure(stuck string) {
 	tm.t.Helper()
@@ -185,9 +193,7 @@ func (tm *testMaster) reloadFixed(marker string) {
 	os.Remove(marker)
 	tm.m.Reload("fixed")
 	tm.waitLog(`msg="reload complete" reason=fixed`, 10*time.Second)
-	if code := tm.stop(false); code != 0 {
-		tm.t.Errorf("exit code %d", code)
-	}
+	tm.stopClean()
 }
 
 func (tm *testMaster) waitLog(re string, d time.Duration) []string {
@@ -253,9 +259,7 @@ func TestMasterStartServeStop(t *testing.T) {
 	if tm.m.Draining() {
 		t.Errorf("draining before the stop")
 	}
-	if code := tm.stop(false); code != 0 {
-		t.Errorf("exit code %d, want 0", code)
-	}
+	tm.stopClean()
 	if !tm.m.Draining() {
 		t.Errorf("not draining after the stop")
 	}
@@ -305,9 +309,7 @@ func TestMasterRespawnsKilledWorker(t *testing.T) {
 	if strings.Contains(tm.log.String(), "back-off") {
 		t.Errorf("a worker that ran fine was restarted after a back-off")
 	}
-	if code := tm.stop(false); code != 0 {
-		t.Errorf("exit code %d", code)
-	}
+	tm.stopClean()
 }
 
 // load runs GETs against addr until stop; half the clients use a fresh
@@ -477,9 +479,7 @@ func TestMasterBackoff(t *testing.T) {
 	if r := tm.m.Restarts(); r[CauseCrash] < 5 {
 		t.Errorf("restarts %v, want at least 5 crashes", r)
 	}
-	if code := tm.stop(false); code != 0 {
-		t.Errorf("exit code %d", code)
-	}
+	tm.stopClean()
 }
 
 func TestMasterBootFailure(t *testing.T) {
@@ -564,9 +564,7 @@ func TestMasterPidFileAndTouchReload(t *testing.T) {
 	if now := tm.readyWorkers(1); now[0] == old[0] {
 		t.Errorf("the worker was not replaced")
 	}
-	if code := tm.stop(false); code != 0 {
-		t.Errorf("exit code %d", code)
-	}
+	tm.stopClean()
 	if _, err := os.Stat(pidfile); !os.IsNotExist(err) {
 		t.Errorf("the pid file is still there (%v)", err)
 	}
@@ -580,9 +578,7 @@ func TestMasterGracefulTimeout(t *testing.T) {
 	go get(http.DefaultClient, "http://"+tm.addr+"/slow?ms=20000")
 	time.Sleep(100 * time.Millisecond) // the request is in flight
 	start := time.Now()
-	if code := tm.stop(false); code != 0 {
-		t.Errorf("exit code %d", code)
-	}
+	tm.stopClean()
 	if d := time.Since(start); d > 3*time.Second {
 		t.Errorf("the stop took %v, want the graceful timeout and the kill delay", d)
 	}
@@ -679,9 +675,7 @@ func TestMasterHandsWorkersItsSettings(t *testing.T) {
 	if s := settingsOf(now[0]); s != "v2" {
 		t.Errorf("worker respawned after the reload got %q, want v2", s)
 	}
-	if code := tm.stop(false); code != 0 {
-		t.Errorf("exit code %d", code)
-	}
+	tm.stopClean()
 }
 
 // While a reload's first worker reads the files, a worker that dies
@@ -715,9 +709,7 @@ func TestMasterReloadLeavesNoOldSettings(t *testing.T) {
 	if s := settingsOf(now[1]); s != "v3" {
 		t.Errorf("after a second reload during the first, worker 1 runs %q, want v3", s)
 	}
-	if code := tm.stop(false); code != 0 {
-		t.Errorf("exit code %d", code)
-	}
+	tm.stopClean()
 }
 
 // Settings too large for one environment variable are not passed: each
@@ -732,7 +724,5 @@ func TestMasterSettingsTooLargeForTheEnvironment(t *testing.T) {
 	if err != nil || string(b) != fakeReadFiles {
 		t.Errorf("worker started with %q (%v), want it to read the files", b, err)
 	}
-	if code := tm.stop(false); code != 0 {
-		t.Errorf("exit code %d", code)
-	}
+	tm.stopClean()
 }
