@@ -86,7 +86,12 @@ func fakeWorker() int {
 				time.Sleep(d)
 			}
 		}
-		os.WriteFile(filepath.Join(dir, strconv.Itoa(os.Getpid())), got, 0o644)
+		// Written aside and renamed: a test polling for the report must
+		// never read the file created but still empty.
+		report := filepath.Join(dir, strconv.Itoa(os.Getpid()))
+		if os.WriteFile(report+".tmp", got, 0o644) == nil {
+			os.Rename(report+".tmp", report)
+		}
 	}
 	sigs := make(chan os.Signal, 1)
 	signal.Notify(sigs, syscall.SIGTERM)
